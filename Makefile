@@ -1,0 +1,65 @@
+# Hotel guest-service assistant. Quick start: `make run` (start everything) and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+MODEL_STAMP := models/.trained
+export PYTHONPATH := $(CURDIR)
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONHASHSEED := 0
+
+# What the trained model depends on: retrain only when one of these changed.
+MODEL_INPUTS := config.yml $(shell find domain data hotel_nlu -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null | sort)
+
+.PHONY: help install migrate train run chat test test-unit test-e2e validate test-stories test-nlu clean
+
+help:
+	@echo "make run     start the assistant (installs, migrates and trains when needed)"
+	@echo "make chat    chat with it as a guest from the terminal (in a second terminal)"
+	@echo "make test    run every test (unit, integration, Rasa stories, NLU split, end-to-end)"
+	@echo "make train   train the Rasa model if data, domain, config or hotel_nlu changed"
+
+install: $(STAMP)
+
+$(STAMP): requirements/requirements.in requirements/constraints.txt scripts/bootstrap.sh
+	@bash scripts/bootstrap.sh
+
+migrate: install
+	$(PY) -m bot migrate
+
+train: $(MODEL_STAMP)
+
+$(MODEL_STAMP): $(STAMP) $(MODEL_INPUTS)
+	@mkdir -p models
+	$(PY) scripts/train.py
+	@touch $@
+
+run: install train
+	$(PY) -m bot run
+
+chat: install
+	$(PY) -m bot chat $(if $(AS),--as $(AS),)
+
+validate: install
+	$(PY) -m rasa data validate --data data --domain domain --config config.yml --fail-on-warnings
+
+test-unit: install
+	$(PY) -m pytest tests/unit tests/integration -q
+
+test-stories: train
+	$(PY) -m rasa test core --stories tests/stories --model models/hotel.tar.gz \
+		--out var/results/core --fail-on-prediction-errors
+
+test-nlu: train
+	$(PY) scripts/nlu_report.py
+
+test-e2e: train
+	$(PY) -m pytest tests/e2e -q
+
+test: install train validate
+	$(PY) -m pytest tests -q
+	$(MAKE) --no-print-directory test-stories test-nlu
+
+clean:
+	rm -rf models/*.tar.gz $(MODEL_STAMP) var/results

@@ -1,0 +1,1 @@
+"""The hotel assistant's own processes: run supervisor, ops HTTP, terminal chat (later Telegram)."""

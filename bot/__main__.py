@@ -1,0 +1,54 @@
+"""Command line: `python -m bot run|serve|chat|migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from crm_store.settings import SettingsError, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen command."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Hotel guest-service assistant")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="migrate, then start the action server, Rasa and the bot process")
+    sub.add_parser("serve", help="run the bot process only (ops HTTP)")
+    sub.add_parser("migrate", help="apply database migrations")
+    chat_p = sub.add_parser("chat", help="chat with the assistant as a guest from the terminal")
+    chat_p.add_argument("--as", dest="name", help="guest name used for the sender id cli:<name>")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+
+    if args.command == "run":
+        from bot.supervisor import run
+
+        return run(settings)
+    if args.command == "serve":
+        from bot.serve import serve
+
+        asyncio.run(serve(settings))
+        return 0
+    if args.command == "migrate":
+        from crm_store.db import migrate
+
+        migrate(settings.database_url)
+        print("Database is up to date.")
+        return 0
+    if args.command == "chat":
+        from bot.chat import main as chat_main
+
+        return chat_main(settings.rasa_url, args.name)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
