@@ -27,7 +27,7 @@ PREFERENCE_ENTITIES = (
     "accessibility",
     "interest",
 )
-PREFERENCE_NOTE = "other"
+PREFERENCE_NOTE = "note"
 MULTI_VALUED_PREFERENCES = frozenset({"allergy", "dietary", "interest", "accessibility", PREFERENCE_NOTE})
 
 # Slots

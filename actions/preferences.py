@@ -15,7 +15,7 @@ from actions.parsing import humanise, profile_lines, summarise
 from crm_store.services import preferences
 
 MIN_NOTE_WORDS = 3
-MAX_NOTE_CHARS = 500
+MAX_NOTE_CHARS = 120
 
 
 def preference_entities(tracker: Tracker) -> list[dict[str, Any]]:

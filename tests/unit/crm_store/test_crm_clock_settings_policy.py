@@ -41,6 +41,8 @@ def test_load_settings_empty_env_gives_defaults() -> None:
     assert settings.action_server_url == "http://localhost:5055"
     assert settings.ops_port == 8080
     assert settings.review_link == ""
+    assert settings.rasa_token == ""
+    assert settings.ops_host == "127.0.0.1"
 
 
 def test_load_settings_env_values_override_defaults() -> None:
@@ -53,8 +55,13 @@ def test_load_settings_env_values_override_defaults() -> None:
             "QUIET_HOURS": "22:00-08:00",
             "TELEGRAM_BOT_TOKEN": "123:secret",
             "REVIEW_LINK": "https://example.org/review",
+            "RASA_TOKEN": "rasa-secret",
+            "OPS_HOST": "0.0.0.0",
         }
     )
+    assert settings.rasa_token == "rasa-secret"
+    assert settings.ops_host == "0.0.0.0"
+    assert "rasa-secret" not in repr(settings)
     assert settings.database_url.startswith("postgresql")
     assert settings.tz == ZoneInfo("Europe/Lisbon")
     assert settings.ops_port == 9090
@@ -73,6 +80,7 @@ def test_load_settings_env_values_override_defaults() -> None:
         ("RASA_URL", "ftp://x"),
         ("QUIET_HOURS", "22"),
         ("STAFF_USER_IDS", "1,a"),
+        ("OPS_HOST", "http://x"),
     ],
 )
 def test_load_settings_bad_value_raises_settings_error(key: str, value: str) -> None:

@@ -1,0 +1,180 @@
+"""Build the typed settings object from the environment and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """Report a missing or malformed setting, naming the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Hold every deploy-time setting of the assistant, already parsed and validated."""
+
+    database_url: str = f"sqlite:///{REPO_ROOT}/var/hotel.db"
+    tracker_store_url: str = f"sqlite:///{REPO_ROOT}/var/tracker.db"
+    hotel_timezone: str = "UTC"
+    rasa_url: str = "http://localhost:5005"
+    action_server_url: str = "http://localhost:5055"
+    rasa_token: str = field(default="", repr=False)
+    ops_host: str = "127.0.0.1"
+    ops_port: int = 8080
+    review_link: str = ""
+    telegram_bot_token: str = field(default="", repr=False)
+    telegram_api_url: str = ""
+    staff_chat_id: int | None = None
+    staff_user_ids: frozenset[int] = frozenset()
+    quiet_hours: tuple[time, time] | None = None
+    pms_webhook_secret: str = field(default="", repr=False)
+    redis_url: str = ""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """Return the hotel's time zone."""
+        return ZoneInfo(self.hotel_timezone)
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    """Parse simple ``KEY=VALUE`` lines, skipping blanks and ``#`` comments."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise SettingsError(f".env line {number}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key] = value
+    return values
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    try:
+        return parse_dotenv(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def _url(env: Mapping[str, str], key: str, default: str, schemes: tuple[str, ...]) -> str:
+    value = env.get(key, "").strip() or default
+    scheme = urlsplit(value).scheme.split("+", 1)[0]
+    if scheme not in schemes:
+        raise SettingsError(f"{key}: expected a URL with scheme {'/'.join(schemes)}")
+    return value
+
+
+def _int(env: Mapping[str, str], key: str, default: int | None) -> int | None:
+    value = env.get(key, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{key}: expected an integer, got {value!r}") from None
+
+
+def _port(env: Mapping[str, str], key: str, default: int) -> int:
+    value = _int(env, key, default)
+    assert value is not None
+    if not 1 <= value <= 65535:
+        raise SettingsError(f"{key}: port must be between 1 and 65535")
+    return value
+
+
+def _host(env: Mapping[str, str]) -> str:
+    value = env.get("OPS_HOST", "").strip() or "127.0.0.1"
+    if any(ch.isspace() or ch in "/@" for ch in value):
+        raise SettingsError(f"OPS_HOST: expected a host name or IP address, got {value!r}")
+    return value
+
+
+def _timezone(env: Mapping[str, str]) -> str:
+    value = env.get("HOTEL_TIMEZONE", "").strip() or "UTC"
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"HOTEL_TIMEZONE: unknown time zone {value!r}") from None
+    return value
+
+
+def _id_set(env: Mapping[str, str], key: str) -> frozenset[int]:
+    value = env.get(key, "").strip()
+    if not value:
+        return frozenset()
+    try:
+        return frozenset(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+    except ValueError:
+        raise SettingsError(f"{key}: expected comma-separated integers") from None
+
+
+def _clock_time(text: str, key: str) -> time:
+    try:
+        return time.fromisoformat(text.strip())
+    except ValueError:
+        raise SettingsError(f"{key}: expected HH:MM, got {text.strip()!r}") from None
+
+
+def _quiet_hours(env: Mapping[str, str]) -> tuple[time, time] | None:
+    value = env.get("QUIET_HOURS", "").strip()
+    if not value:
+        return None
+    start, sep, end = value.partition("-")
+    if not sep:
+        raise SettingsError("QUIET_HOURS: expected HH:MM-HH:MM, e.g. 22:00-08:00")
+    return _clock_time(start, "QUIET_HOURS"), _clock_time(end, "QUIET_HOURS")
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None = None) -> Settings:
+    """Return validated settings from ``env`` (default: ``.env`` at the repo root, overridden by os.environ)."""
+    if env is None:
+        merged = _read_dotenv(dotenv or REPO_ROOT / ".env")
+        merged.update(os.environ)
+        env = merged
+    defaults = Settings()
+    sql = ("sqlite", "postgresql", "mysql")
+    http = ("http", "https")
+    review_link = env.get("REVIEW_LINK", "").strip()
+    if review_link:
+        _url(env, "REVIEW_LINK", "", http)
+    telegram_api_url = env.get("TELEGRAM_API_URL", "").strip()
+    if telegram_api_url:
+        _url(env, "TELEGRAM_API_URL", "", http)
+    redis_url = env.get("REDIS_URL", "").strip()
+    if redis_url:
+        _url(env, "REDIS_URL", "", ("redis", "rediss"))
+    return Settings(
+        database_url=_url(env, "DATABASE_URL", defaults.database_url, sql),
+        tracker_store_url=_url(env, "TRACKER_STORE_URL", defaults.tracker_store_url, sql),
+        hotel_timezone=_timezone(env),
+        rasa_url=_url(env, "RASA_URL", defaults.rasa_url, http).rstrip("/"),
+        action_server_url=_url(env, "ACTION_SERVER_URL", defaults.action_server_url, http).rstrip("/"),
+        rasa_token=env.get("RASA_TOKEN", "").strip(),
+        ops_host=_host(env),
+        ops_port=_port(env, "OPS_PORT", defaults.ops_port),
+        review_link=review_link,
+        telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
+        telegram_api_url=telegram_api_url,
+        staff_chat_id=_int(env, "STAFF_CHAT_ID", None),
+        staff_user_ids=_id_set(env, "STAFF_USER_IDS"),
+        quiet_hours=_quiet_hours(env),
+        pms_webhook_secret=env.get("PMS_WEBHOOK_SECRET", "").strip(),
+        redis_url=redis_url,
+    )
