@@ -42,7 +42,7 @@ chat: install
 	$(PY) -m bot chat $(if $(AS),--as $(AS),)
 
 validate: install
-	$(PY) -m rasa data validate --data data --domain domain --config config.yml --fail-on-warnings
+	$(PY) scripts/validate_data.py
 
 test-unit: install
 	$(PY) -m pytest tests/unit tests/integration -q
