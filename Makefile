@@ -8,6 +8,8 @@ export PYTHONPATH := $(CURDIR)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
+# Rasa must never send telemetry or crash reports (they can carry guest text) off the machine.
+export RASA_TELEMETRY_ENABLED := false
 
 # What the trained model depends on: retrain only when one of these changed.
 MODEL_INPUTS := config.yml $(shell find domain data hotel_nlu -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null | sort)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import hashlib
 import logging
@@ -66,8 +67,8 @@ def sender_of(tracker: Tracker) -> SenderRef:
     return split_sender_id(tracker.sender_id)
 
 
-class CrmAction(Action):
-    """Run an action's work and answer the guest gracefully if the backend fails."""
+class CrmAction(Action, abc.ABC):
+    """Run an action's work and answer the guest gracefully if the backend fails (abstract)."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -85,11 +86,11 @@ class CrmAction(Action):
             dispatcher.utter_message(response=names.UTTER_ERROR)
             return []
 
+    @abc.abstractmethod
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Do the action's work; subclasses implement this."""
-        raise NotImplementedError
 
 
 def _conversation_tag(sender_id: str) -> str:

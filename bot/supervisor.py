@@ -38,14 +38,16 @@ def latest_model(models_dir: Path) -> Path:
     return archives[-1]
 
 
-def rasa_environment(settings: Settings) -> dict[str, str]:
+def rasa_environment(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
     """Return the environment the Rasa, action and bot processes share."""
-    env = dict(os.environ)
+    env = dict(os.environ if base is None else base)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["ACTION_ENDPOINT_URL"] = f"{settings.action_server_url.rstrip('/')}/webhook"
     env["TRACKER_STORE_URL"] = settings.tracker_store_url
     env["TRACKER_DB_DIALECT"] = settings.tracker_store_url.split(":", 1)[0].split("+", 1)[0]
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    # Never send telemetry or crash reports (they can carry guest text) to third parties.
+    env["RASA_TELEMETRY_ENABLED"] = "false"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return env
 
@@ -77,6 +79,19 @@ def build_children(settings: Settings, log_dir: Path) -> list[Child]:
         Child("rasa", rasa_argv, log_dir / "rasa.log"),
         Child("bot", [py, "-m", "bot", "serve"], log_dir / "bot.log"),
     ]
+
+
+def start_all(children: list[Child], env: dict[str, str], announce: bool = True) -> None:
+    """Start every child in its own session (so Ctrl-C reaches only the supervisor), logging to files."""
+    for child in children:
+        if announce:
+            print(f"Starting {child.name:8s} (log: {child.log_path})")
+        child.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(child.log_path, "ab") as log:
+            child.process = subprocess.Popen(
+                child.argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
 
 def wait_ready(url: str, children: list[Child], timeout_s: float) -> bool:
@@ -132,13 +147,7 @@ def run(settings: Settings) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        for child in children:
-            print(f"Starting {child.name:8s} (log: {child.log_path.relative_to(REPO)})")
-            with open(child.log_path, "ab") as log:
-                child.process = subprocess.Popen(
-                    child.argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+        start_all(children, env)
         health_url = f"http://127.0.0.1:{settings.ops_port}/health"
         print("Waiting for Rasa to load the model (about a minute) ...")
         if not wait_ready(health_url, children, READY_TIMEOUT_S):

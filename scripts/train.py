@@ -19,7 +19,13 @@ def main() -> int:
         "--data", "data", "--domain", "domain", "--config", "config.yml",
         "--out", "models", "--fixed-model-name", "hotel",
     ]
-    code = subprocess.call(cmd, cwd=REPO)
+    log_path = REPO / "var" / "log" / "train.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"train: training the model (log: {log_path.relative_to(REPO)}) ...", flush=True)
+    with open(log_path, "wb") as log:
+        code = subprocess.call(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    if code != 0:
+        print(log_path.read_text(errors="replace")[-5000:])
     elapsed = time.monotonic() - started
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"train: seconds={elapsed:.0f} peak_rss_mb={peak_mb:.0f} exit={code}")
