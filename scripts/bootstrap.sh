@@ -51,4 +51,4 @@ echo "bootstrap: installing dependencies (one resolver call, pinned by $LOCK; fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip==24.2"
 "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off -r "$REQ" -c "$LOCK"
 echo "$want_hash" > "$STAMP"
-echo "bootstrap: done."
+echo "bootstrap: done in ${SECONDS} s."
