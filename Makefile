@@ -32,7 +32,7 @@ migrate: install
 
 train: $(MODEL_STAMP)
 
-$(MODEL_STAMP): $(STAMP) $(MODEL_INPUTS)
+$(MODEL_STAMP): $(MODEL_INPUTS) | $(STAMP)
 	@mkdir -p models
 	$(PY) scripts/train.py
 	@touch $@

@@ -30,6 +30,7 @@ find_python() {
 want_hash=$(cat "$REQ" "$LOCK" | sha256sum | cut -d' ' -f1)
 if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_hash" ]; then
   echo "bootstrap: .venv is up to date."
+  touch "$STAMP"
   exit 0
 fi
 
