@@ -1,4 +1,4 @@
-"""Run the bot process: ops HTTP now; the Telegram gateway and the scheduler join it later."""
+"""Run the bot process: ops HTTP, plus the Telegram gateway when TELEGRAM_BOT_TOKEN is set (scheduler later)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,58 @@ import logging
 import signal
 
 from aiohttp import web
+from sqlalchemy.engine import Engine
 
 from bot.health import check_action_server, check_database, check_rasa
 from bot.ops_http import build_app
 from bot.rasa_client import RasaClient
-from crm_store.db import make_engine
+from crm_store.clock import SystemClock
+from crm_store.db import make_engine, make_session_factory
 from crm_store.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+TELEGRAM_START_RETRY_S = 15.0
+
+
+async def run_telegram(settings: Settings, crm_engine: Engine, rasa: RasaClient, stop: asyncio.Event) -> None:
+    """Run the Telegram gateway until ``stop`` is set; retry its start while Telegram is unreachable."""
+    from telegram.error import InvalidToken, TelegramError
+
+    from bot.telegram.bootstrap import bootstrap
+
+    while not stop.is_set():
+        runtime = bootstrap(
+            settings,
+            session_factory=make_session_factory(crm_engine),
+            clock=SystemClock(),
+            rasa=rasa,
+            action_server_up=lambda: _action_server_up(settings.action_server_url),
+        )
+        try:
+            await runtime.start()
+        except InvalidToken:
+            logger.error("Telegram refused TELEGRAM_BOT_TOKEN; the gateway is not running")
+            await runtime.stop()
+            return
+        except TelegramError as exc:
+            logger.warning("Telegram unreachable (%s); retrying in %.0f s", type(exc).__name__, TELEGRAM_START_RETRY_S)
+            await runtime.stop()
+            try:
+                await asyncio.wait_for(stop.wait(), TELEGRAM_START_RETRY_S)
+            except asyncio.TimeoutError:
+                pass
+            continue
+        try:
+            await stop.wait()
+        finally:
+            await runtime.stop()
+        return
+
+
+async def _action_server_up(url: str) -> bool:
+    """Tell whether the action server answers its health check."""
+    return (await check_action_server(url)).ok
 
 
 async def serve(settings: Settings) -> None:
@@ -37,9 +81,19 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    telegram_task: asyncio.Task[None] | None = None
+    if settings.telegram_bot_token:
+        telegram_task = asyncio.create_task(run_telegram(settings, crm_engine, rasa, stop), name="telegram")
+    else:
+        logger.info("TELEGRAM_BOT_TOKEN not set; the Telegram gateway is off")
     try:
         await stop.wait()
     finally:
+        if telegram_task is not None:
+            try:
+                await telegram_task
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                logger.exception("Telegram gateway stopped with an error")
         await runner.cleanup()
         await rasa.close()
         crm_engine.dispose()

@@ -160,6 +160,14 @@ class OutboundStatus(str, enum.Enum):
     FAILED = "failed"
 
 
+class InboundStatus(str, enum.Enum):
+    """Name the states of a guest message kept while the dialogue service was unreachable."""
+
+    PENDING = "pending"
+    ANSWERED = "answered"
+    FAILED = "failed"
+
+
 class HandoffStatus(str, enum.Enum):
     """Name the states of a hand-off to a human."""
 
@@ -402,6 +410,23 @@ class ProcessedUpdate(TimestampMixin, Base):
     id = Column(Integer, primary_key=True)
     source = Column(String(32), nullable=False)
     update_id = Column(BigInteger, nullable=False)
+
+
+class InboundMessage(TimestampMixin, Base):
+    """Hold a guest message received while Rasa was unreachable, until it has been answered."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (Index("ix_inbound_message_status_received_at", "status", "received_at"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(16), nullable=False)
+    external_id = Column(String(128), nullable=False)
+    text = Column(Text, nullable=False)
+    status = Column(_enum(InboundStatus, 16), nullable=False, default=InboundStatus.PENDING)
+    attempts = Column(Integer, nullable=False, default=0)
+    last_error = Column(Text, nullable=True)
+    received_at = Column(UtcDateTime(), nullable=False)
+    answered_at = Column(UtcDateTime(), nullable=True)
 
 
 class HumanHandoff(TimestampMixin, Base):

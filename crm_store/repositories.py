@@ -15,15 +15,21 @@ from crm_store.model import (
     Complaint,
     ComplaintAttachment,
     ComplaintEvent,
+    ComplaintStatus,
     ConsentRecord,
     FollowUp,
     FollowUpStatus,
     Guest,
     HandoffStatus,
     HumanHandoff,
+    InboundMessage,
+    InboundStatus,
     InvitationStatus,
+    OutboundMessage,
+    OutboundStatus,
     Preference,
     PreferenceStatus,
+    ProcessedUpdate,
     Stay,
     StayStatus,
     SurveyInvitation,
@@ -50,6 +56,13 @@ def insert_ignoring_conflict(
     session.add(entity(**values))
     session.flush()
     return True
+
+
+UNRESOLVED: tuple[ComplaintStatus, ...] = (
+    ComplaintStatus.OPEN,
+    ComplaintStatus.ACKNOWLEDGED,
+    ComplaintStatus.REOPENED,
+)
 
 
 class _Repository:
@@ -83,6 +96,16 @@ class GuestRepository(_Repository):
         """Remove ``guest`` (used to undo a guest created in a lost race)."""
         self.session.delete(guest)
         self.session.flush()
+
+    def reassign_rows(self, source_id: int, target_id: int, now: datetime) -> None:
+        """Move every row that belongs to guest ``source_id`` over to guest ``target_id``."""
+        for model in GUEST_OWNED_MODELS:
+            self.session.execute(
+                update(model)
+                .where(model.guest_id == source_id)
+                .values(guest_id=target_id, updated_at=now)
+                .execution_options(synchronize_session="fetch")
+            )
 
 
 class IdentityRepository(_Repository):
@@ -244,6 +267,43 @@ class ComplaintRepository(_Repository):
         """Attach evidence to a complaint."""
         return self.add(attachment)
 
+    def attachments(self, complaint_id: int) -> list[ComplaintAttachment]:
+        """Return a complaint's attachments, oldest first."""
+        return list(
+            self.session.execute(
+                select(ComplaintAttachment)
+                .where(ComplaintAttachment.complaint_id == complaint_id)
+                .order_by(ComplaintAttachment.id)
+            ).scalars()
+        )
+
+    def unresolved_for(self, guest_id: int) -> list[Complaint]:
+        """Return the guest's complaints that are open, acknowledged or reopened, oldest first."""
+        return list(
+            self.session.execute(
+                select(Complaint)
+                .where(Complaint.guest_id == guest_id, Complaint.status.in_(UNRESOLVED))
+                .order_by(Complaint.opened_at, Complaint.id)
+            ).scalars()
+        )
+
+    def latest_unresolved_since(self, guest_id: int, since: datetime) -> Complaint | None:
+        """Return the guest's newest complaint opened at or after ``since`` that is not resolved yet."""
+        return (
+            self.session.execute(
+                select(Complaint)
+                .where(
+                    Complaint.guest_id == guest_id,
+                    Complaint.opened_at >= since,
+                    Complaint.status.in_(UNRESOLVED),
+                )
+                .order_by(Complaint.opened_at.desc(), Complaint.id.desc())
+                .limit(1)
+            )
+            .scalars()
+            .first()
+        )
+
 
 class SurveyRepository(_Repository):
     """Load and store survey invitations and responses."""
@@ -387,3 +447,76 @@ class HandoffRepository(_Repository):
     def get(self, handoff_id: int) -> HumanHandoff | None:
         """Return one hand-off, if any."""
         return self.session.get(HumanHandoff, handoff_id)
+
+
+class ProcessedUpdateRepository(_Repository):
+    """Remember which inbound updates were already handled."""
+
+    def record(self, source: str, update_id: int, now: datetime) -> bool:
+        """Record (source, update_id) unless present; return whether it is new."""
+        return insert_ignoring_conflict(
+            self.session,
+            ProcessedUpdate,
+            {"source": source, "update_id": update_id, "created_at": now, "updated_at": now},
+            ("source", "update_id"),
+        )
+
+
+class OutboxRepository(_Repository):
+    """Store outbound messages and their delivery outcome."""
+
+    def get(self, message_id: int) -> OutboundMessage | None:
+        """Return one outbound message, if any."""
+        return self.session.get(OutboundMessage, message_id)
+
+    def by_status(
+        self, status: OutboundStatus, limit: int = 100, *, channel: str | None = None
+    ) -> list[OutboundMessage]:
+        """Return outbound messages in ``status`` (of ``channel`` if given), oldest first."""
+        statement = select(OutboundMessage).where(OutboundMessage.status == status)
+        if channel is not None:
+            statement = statement.where(OutboundMessage.channel == channel)
+        return list(self.session.execute(statement.order_by(OutboundMessage.id).limit(limit)).scalars())
+
+
+class InboxRepository(_Repository):
+    """Keep guest messages that could not be answered yet."""
+
+    def get(self, message_id: int) -> InboundMessage | None:
+        """Return one kept message, if any."""
+        return self.session.get(InboundMessage, message_id)
+
+    def pending(self, limit: int = 50) -> list[InboundMessage]:
+        """Return pending messages, oldest first."""
+        return list(
+            self.session.execute(
+                select(InboundMessage)
+                .where(InboundMessage.status == InboundStatus.PENDING)
+                .order_by(InboundMessage.received_at, InboundMessage.id)
+                .limit(limit)
+            ).scalars()
+        )
+
+    def count_pending_for(self, channel: str, external_id: str) -> int:
+        """Count the pending messages of one conversation."""
+        return int(
+            self.session.execute(
+                select(func.count(InboundMessage.id)).where(
+                    InboundMessage.channel == channel,
+                    InboundMessage.external_id == external_id,
+                    InboundMessage.status == InboundStatus.PENDING,
+                )
+            ).scalar_one()
+        )
+
+
+GUEST_OWNED_MODELS: tuple[Any, ...] = (
+    ChannelIdentity,
+    Stay,
+    Preference,
+    Complaint,
+    SurveyInvitation,
+    SurveyResponse,
+    ConsentRecord,
+    HumanHandoff,
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 class SettingsError(ValueError):
@@ -32,6 +34,10 @@ class Settings:
     review_link: str = ""
     telegram_bot_token: str = field(default="", repr=False)
     telegram_api_url: str = ""
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: str = field(default="", repr=False)
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = 8443
     staff_chat_id: int | None = None
     staff_user_ids: frozenset[int] = frozenset()
     quiet_hours: tuple[time, time] | None = None
@@ -157,6 +163,14 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
     telegram_api_url = env.get("TELEGRAM_API_URL", "").strip()
     if telegram_api_url:
         _url(env, "TELEGRAM_API_URL", "", http)
+    webhook_url = env.get("TELEGRAM_WEBHOOK_URL", "").strip()
+    if webhook_url:
+        _url(env, "TELEGRAM_WEBHOOK_URL", "", ("https",))
+    webhook_secret = env.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
+    if webhook_url and not _WEBHOOK_SECRET.match(webhook_secret):
+        raise SettingsError(
+            "TELEGRAM_WEBHOOK_SECRET: required with TELEGRAM_WEBHOOK_URL; 1-256 of A-Z a-z 0-9 _ -"
+        )
     redis_url = env.get("REDIS_URL", "").strip()
     if redis_url:
         _url(env, "REDIS_URL", "", ("redis", "rediss"))
@@ -172,6 +186,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
         review_link=review_link,
         telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
         telegram_api_url=telegram_api_url,
+        telegram_webhook_url=webhook_url,
+        telegram_webhook_secret=webhook_secret,
+        telegram_webhook_listen=env.get("TELEGRAM_WEBHOOK_LISTEN", "").strip() or "127.0.0.1",
+        telegram_webhook_port=_port(env, "TELEGRAM_WEBHOOK_PORT", 8443),
         staff_chat_id=_int(env, "STAFF_CHAT_ID", None),
         staff_user_ids=_id_set(env, "STAFF_USER_IDS"),
         quiet_hours=_quiet_hours(env),

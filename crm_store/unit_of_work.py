@@ -13,7 +13,10 @@ from crm_store.repositories import (
     GuestRepository,
     HandoffRepository,
     IdentityRepository,
+    InboxRepository,
+    OutboxRepository,
     PreferenceRepository,
+    ProcessedUpdateRepository,
     StayRepository,
     SurveyRepository,
 )
@@ -35,6 +38,9 @@ class SqlUnitOfWork:
     followups: FollowUpRepository
     handoffs: HandoffRepository
     consents: ConsentRepository
+    updates: ProcessedUpdateRepository
+    outbox: OutboxRepository
+    inbox: InboxRepository
 
     def __init__(self, session_factory: sessionmaker) -> None:
         """Remember the session factory; nothing is opened until ``with``."""
@@ -63,6 +69,9 @@ class SqlUnitOfWork:
         self.followups = FollowUpRepository(session)
         self.handoffs = HandoffRepository(session)
         self.consents = ConsentRepository(session)
+        self.updates = ProcessedUpdateRepository(session)
+        self.outbox = OutboxRepository(session)
+        self.inbox = InboxRepository(session)
         return self
 
     def __exit__(

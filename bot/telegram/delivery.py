@@ -1,0 +1,186 @@
+"""Send messages to Telegram within its flood limits, retry 429 and 5xx, and record what finally fails."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter
+
+from bot.telegram.rendering import Outgoing
+
+log = logging.getLogger(__name__)
+
+FailureRecorder = Callable[[int, dict[str, Any], int, str], Awaitable[None]]
+SENDING_METHODS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "editMessageText",
+     "editMessageReplyMarkup", "editMessageCaption", "copyMessage", "forwardMessage"}
+)
+
+
+class PerChatRateLimiter(AIORateLimiter):
+    """Add a per-chat limit for private chats (about 1 message/s, short bursts allowed) to AIORateLimiter.
+
+    AIORateLimiter already limits the whole bot (30/s) and each group (20/min) and retries
+    RetryAfter (429) up to ``max_retries`` times after sleeping ``retry_after``.
+    """
+
+    def __init__(self, *, chat_burst: int = 3, chat_period_s: float = 3.0, **kwargs: Any) -> None:
+        """Allow ``chat_burst`` messages per ``chat_period_s`` to one private chat."""
+        super().__init__(**kwargs)
+        self._chat_burst = chat_burst
+        self._chat_period_s = chat_period_s
+        self._chat_limiters: dict[int, AsyncLimiter] = {}
+
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        if len(self._chat_limiters) > 1024:
+            for key, limiter in list(self._chat_limiters.items()):
+                if key != chat_id and limiter.has_capacity(limiter.max_rate):
+                    del self._chat_limiters[key]
+        limiter = self._chat_limiters.get(chat_id)
+        if limiter is None:
+            limiter = AsyncLimiter(max_rate=self._chat_burst, time_period=self._chat_period_s)
+            self._chat_limiters[chat_id] = limiter
+        return limiter
+
+    async def process_request(
+        self,
+        callback: Callable[..., Any],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        """Wait for the private chat's limiter, then apply AIORateLimiter's limits and retries."""
+        try:
+            chat_id = int(data.get("chat_id"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            chat_id = 0
+        if chat_id <= 0 or endpoint not in SENDING_METHODS:
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        async with self._chat_limiter(chat_id):
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
+def inline_markup(outgoing: Outgoing) -> InlineKeyboardMarkup | None:
+    """Build the inline keyboard of an outgoing message, if it has buttons."""
+    if not outgoing.keyboard:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(b.title, url=b.url) if b.url else InlineKeyboardButton(b.title, callback_data=b.data)
+                for b in row
+            ]
+            for row in outgoing.keyboard
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Say how often and how patiently to retry a send that failed with 429, 5xx or a network error."""
+
+    attempts: int = 4
+    backoff_s: float = 0.5
+    max_backoff_s: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        """Return the pause before retry number ``attempt`` (1-based), doubling each time."""
+        return min(self.max_backoff_s, self.backoff_s * (2 ** (attempt - 1)))
+
+
+class Sender:
+    """Deliver outgoing messages to chats through a Bot; a message that finally fails is recorded."""
+
+    def __init__(self, bot: Bot, record_failure: FailureRecorder | None = None, policy: RetryPolicy | None = None) -> None:
+        """Send through ``bot``; report final failures to ``record_failure``."""
+        self._bot = bot
+        self._record_failure = record_failure
+        self._policy = policy or RetryPolicy()
+
+    async def deliver(self, chat_id: int, items: list[Outgoing], *, record: bool = True) -> int:
+        """Send ``items`` in order to ``chat_id`` and return how many were delivered.
+
+        With ``record`` False the caller records failures itself (e.g. a message already in the outbox).
+        """
+        delivered = 0
+        for item in items:
+            if await self._send(chat_id, item, record):
+                delivered += 1
+        return delivered
+
+    async def _call(self, chat_id: int, item: Outgoing) -> None:
+        markup = inline_markup(item)
+        if item.photo:
+            try:
+                await self._bot.send_photo(chat_id=chat_id, photo=item.photo, caption=item.text, reply_markup=markup)
+                return
+            except BadRequest:
+                # Telegram could not fetch or use the image: send its address as text instead.
+                text = "\n".join(part for part in (item.text, item.photo) if part)
+                await self._bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
+                return
+        await self._bot.send_message(chat_id=chat_id, text=item.text or "", reply_markup=markup)
+
+    async def _send(self, chat_id: int, item: Outgoing, record: bool = True) -> bool:
+        error = ""
+        attempts = 0
+        for attempt in range(1, self._policy.attempts + 1):
+            attempts = attempt
+            try:
+                await self._call(chat_id, item)
+                return True
+            except RetryAfter as exc:
+                error = "RetryAfter"
+                pause = _seconds(exc)
+            except BadRequest as exc:  # a 400 will not get better by retrying
+                error = f"BadRequest: {exc.message[:200]}"
+                break
+            except Forbidden:  # the guest blocked the bot
+                error = "Forbidden"
+                break
+            except NetworkError as exc:  # 5xx, timeouts, connection errors
+                error = f"{type(exc).__name__}: {exc.message[:200]}"
+                pause = self._policy.delay(attempt)
+            except TelegramError as exc:
+                error = f"{type(exc).__name__}: {exc.message[:200]}"
+                break
+            if attempt < self._policy.attempts:
+                log.info("send to a chat failed (%s); retry %d in %.1f s", error.split(":")[0], attempt, pause)
+                await asyncio.sleep(pause)
+        log.warning("send to a chat failed after %d attempt(s): %s", attempts, error.split(":")[0])
+        if record and self._record_failure is not None:
+            try:
+                await self._record_failure(chat_id, item.as_record(), attempts, error)
+            except Exception:  # noqa: BLE001 - recording must never take the gateway down
+                log.exception("could not record a failed outbound message")
+        return False
+
+    async def answer_callback(self, query_id: str) -> None:
+        """Answer a callback query so the client's spinner stops (best effort)."""
+        try:
+            await self._bot.answer_callback_query(callback_query_id=query_id)
+        except TelegramError as exc:
+            log.info("answerCallbackQuery failed: %s", type(exc).__name__)
+
+    async def clear_keyboard(self, chat_id: int, message_id: int) -> None:
+        """Remove the inline keyboard of a message whose button was pressed (best effort)."""
+        try:
+            await self._bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
+        except TelegramError as exc:
+            log.info("editMessageReplyMarkup failed: %s", type(exc).__name__)
+
+
+def _seconds(exc: RetryAfter) -> float:
+    value = getattr(exc, "_retry_after", None)
+    if value is not None and hasattr(value, "total_seconds"):
+        return float(value.total_seconds())
+    return float(exc.retry_after if not hasattr(exc.retry_after, "total_seconds") else exc.retry_after.total_seconds())  # type: ignore[union-attr]

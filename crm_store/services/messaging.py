@@ -1,0 +1,213 @@
+"""Remember handled inbound updates, keep guest messages until answered, and record outbound failures."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from crm_store.clock import Clock
+from crm_store.errors import NotFound, ValidationError
+from crm_store.model import InboundMessage, InboundStatus, OutboundMessage, OutboundStatus
+from crm_store.services.guests import _check_identity
+from crm_store.unit_of_work import SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+
+TEXT_MAX_LENGTH = 4096
+ERROR_MAX_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    """Describe a guest message kept until the dialogue service can answer it."""
+
+    id: int
+    channel: str
+    external_id: str
+    text: str
+    attempts: int
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboundInfo:
+    """Describe one recorded outbound message."""
+
+    id: int
+    channel: str
+    recipient: str
+    status: str
+    attempts: int
+
+
+def claim_update(uow: SqlUnitOfWork, clock: Clock, source: str, update_id: int) -> bool:
+    """Record an inbound update id; return True the first time, False for a redelivery."""
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        raise ValidationError("update_id", "expected an integer")
+    source = source.strip()[:32] if isinstance(source, str) else ""
+    if not source:
+        raise ValidationError("source", "empty")
+    now = clock.now()
+    with uow:
+        fresh = uow.updates.record(source, update_id, now)
+        uow.commit()
+    return fresh
+
+
+def _pending(row: InboundMessage) -> PendingMessage:
+    return PendingMessage(
+        id=row.id,
+        channel=row.channel,
+        external_id=row.external_id,
+        text=row.text,
+        attempts=row.attempts,
+        received_at=row.received_at,
+    )
+
+
+def keep_inbound(uow: SqlUnitOfWork, clock: Clock, channel: str, external_id: str, text: str) -> PendingMessage:
+    """Keep a guest message that could not be answered now, to answer it later."""
+    channel, external_id = _check_identity(channel, external_id)
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationError("text", "empty")
+    now = clock.now()
+    with uow:
+        row = uow.inbox.add(
+            InboundMessage(
+                channel=channel,
+                external_id=external_id,
+                text=text[:TEXT_MAX_LENGTH],
+                status=InboundStatus.PENDING,
+                attempts=0,
+                received_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        info = _pending(row)
+        uow.commit()
+    log.info("inbound message %s kept for later on %s", info.id, channel)
+    return info
+
+
+def pending_inbound(uow: SqlUnitOfWork, limit: int = 50) -> list[PendingMessage]:
+    """Return kept messages still waiting for an answer, oldest first."""
+    with uow:
+        return [_pending(row) for row in uow.inbox.pending(limit)]
+
+
+def has_pending_inbound(uow: SqlUnitOfWork, channel: str, external_id: str) -> bool:
+    """Tell whether a conversation has kept messages waiting (new ones must queue behind them)."""
+    channel, external_id = _check_identity(channel, external_id)
+    with uow:
+        return uow.inbox.count_pending_for(channel, external_id) > 0
+
+
+def _settle(uow: SqlUnitOfWork, clock: Clock, message_id: int, status: InboundStatus | None, error: str | None) -> None:
+    now = clock.now()
+    with uow:
+        row = uow.inbox.get(message_id)
+        if row is None:
+            raise NotFound("inbound_message", str(message_id))
+        row.attempts = row.attempts + 1
+        row.updated_at = now
+        if error is not None:
+            row.last_error = error[:ERROR_MAX_LENGTH]
+        if status is not None:
+            row.status = status
+            if status == InboundStatus.ANSWERED:
+                row.answered_at = now
+        uow.commit()
+
+
+def mark_inbound_answered(uow: SqlUnitOfWork, clock: Clock, message_id: int) -> None:
+    """Mark a kept message answered."""
+    _settle(uow, clock, message_id, InboundStatus.ANSWERED, None)
+
+
+def note_inbound_attempt(uow: SqlUnitOfWork, clock: Clock, message_id: int, error: str) -> None:
+    """Count one more failed attempt to answer a kept message."""
+    _settle(uow, clock, message_id, None, error)
+
+
+def fail_inbound(uow: SqlUnitOfWork, clock: Clock, message_id: int, error: str) -> None:
+    """Give up on a kept message (too old to answer)."""
+    _settle(uow, clock, message_id, InboundStatus.FAILED, error)
+
+
+def record_outbound(
+    uow: SqlUnitOfWork,
+    clock: Clock,
+    channel: str,
+    recipient: str,
+    body: dict[str, Any],
+    *,
+    status: str,
+    attempts: int,
+    error: str | None = None,
+) -> OutboundInfo:
+    """Record an outbound message and its delivery outcome (``pending``, ``sent`` or ``failed``)."""
+    try:
+        checked = OutboundStatus(status)
+    except ValueError:
+        raise ValidationError("status", "expected pending, sent or failed") from None
+    now = clock.now()
+    with uow:
+        row = uow.outbox.add(
+            OutboundMessage(
+                channel=channel[:16],
+                recipient=str(recipient)[:128],
+                body=body,
+                status=checked,
+                attempts=attempts,
+                last_error=error[:ERROR_MAX_LENGTH] if error else None,
+                sent_at=now if checked == OutboundStatus.SENT else None,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        info = OutboundInfo(row.id, row.channel, row.recipient, checked.value, row.attempts)
+        uow.commit()
+    if checked == OutboundStatus.FAILED:
+        log.warning("outbound message %s to %s failed after %d attempts", info.id, channel, attempts)
+    return info
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """Describe one pending outbox message waiting for its channel to deliver it."""
+
+    id: int
+    recipient: str
+    body: dict[str, Any]
+    attempts: int
+
+
+def pending_outbound(uow: SqlUnitOfWork, channel: str, limit: int = 50) -> list[OutboxItem]:
+    """Return pending outbox messages of ``channel``, oldest first."""
+    with uow:
+        return [
+            OutboxItem(row.id, row.recipient, dict(row.body or {}), row.attempts)
+            for row in uow.outbox.by_status(OutboundStatus.PENDING, limit, channel=channel)
+        ]
+
+
+def settle_outbound(
+    uow: SqlUnitOfWork, clock: Clock, message_id: int, *, sent: bool, error: str | None = None
+) -> None:
+    """Mark an outbox message sent, or failed with ``error``; count the attempt."""
+    now = clock.now()
+    with uow:
+        row = uow.outbox.get(message_id)
+        if row is None:
+            raise NotFound("outbound_message", str(message_id))
+        row.attempts = row.attempts + 1
+        row.status = OutboundStatus.SENT if sent else OutboundStatus.FAILED
+        row.sent_at = now if sent else None
+        row.last_error = None if sent else (error or "failed")[:ERROR_MAX_LENGTH]
+        row.updated_at = now
+        uow.commit()
+    if not sent:
+        log.warning("outbound message %s not delivered: %s", message_id, (error or "failed").split(":")[0])
