@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -78,7 +77,7 @@ class ActionOpenComplaint(CrmAction):
             room=tracker.get_slot(names.SLOT_ROOM_NUMBER),
             description=tracker.get_slot(names.SLOT_COMPLAINT_DESCRIPTION) or "",
         )
-        ack_minutes = max(1, math.ceil((info.ack_due_at - now).total_seconds() / 60))
+        ack_minutes = max(1, round((info.ack_due_at - now).total_seconds() / 60))
         urgent = info.severity == "high" or info.category == "safety"
         dispatcher.utter_message(
             response=names.UTTER_COMPLAINT_LOGGED_URGENT if urgent else names.UTTER_COMPLAINT_LOGGED,

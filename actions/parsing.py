@@ -78,11 +78,19 @@ def humanise(value: str) -> str:
     return str(value).replace("_", " ")
 
 
+def describe(category: str, value: str) -> str:
+    """Format one preference as `pillow: hypoallergenic`, or just `quiet room` when the value adds nothing."""
+    label, shown = humanise(category), humanise(value)
+    if shown.lower() in label.lower():
+        return label
+    return f"{label}: {shown}"
+
+
 def summarise(items: Iterable[tuple[str, str]]) -> str:
     """Format (category, value) pairs as `pillow: hypoallergenic, floor: high`."""
-    return ", ".join(f"{humanise(category)}: {humanise(value)}" for category, value in items)
+    return ", ".join(describe(category, value) for category, value in items)
 
 
 def profile_lines(items: Sequence[tuple[str, str]]) -> str:
     """Format (category, value) pairs as one bullet line each."""
-    return "\n".join(f"• {humanise(category)}: {humanise(value)}" for category, value in items)
+    return "\n".join(f"• {describe(category, value)}" for category, value in items)

@@ -21,16 +21,29 @@ def render_reply(message: dict[str, Any]) -> tuple[list[str], list[dict[str, str
     if message.get("image"):
         lines.append(f"bot> [image] {message['image']}")
     for index, button in enumerate(buttons, start=1):
-        lines.append(f"     [{index}] {button.get('title')}")
+        lines.append(f"     #{index} {button.get('title')}")
     if message.get("custom"):
         lines.append(f"bot> {message['custom']}")
     return lines, buttons
 
 
+def press_button(text: str, buttons: list[dict[str, str]]) -> str:
+    """Return the payload of the button the guest pressed (`#N` or its title), or the text itself."""
+    if text.startswith("#") and text[1:].isdigit() and 1 <= int(text[1:]) <= len(buttons):
+        return buttons[int(text[1:]) - 1]["payload"]
+    for button in buttons:
+        if str(button.get("title", "")).strip().lower() == text.lower():
+            return button["payload"]
+    return text
+
+
 async def chat(client: RasaClient, sender_id: str, stdin: TextIO, stdout: TextIO) -> None:
     """Read guest lines, send them to Rasa and print the replies until EOF or /quit."""
     buttons: list[dict[str, str]] = []
-    stdout.write(f"You are chatting as '{sender_id}'. Type /quit to leave; a number presses a button.\n")
+    stdout.write(
+        f"You are chatting as '{sender_id}'. Type /quit to leave. "
+        "Type a button's title, or #N for button N, to press it.\n"
+    )
     while True:
         stdout.write("you> ")
         stdout.flush()
@@ -42,8 +55,7 @@ async def chat(client: RasaClient, sender_id: str, stdin: TextIO, stdout: TextIO
             break
         if not text:
             continue
-        if text.isdigit() and buttons and 1 <= int(text) <= len(buttons):
-            text = buttons[int(text) - 1]["payload"]
+        text = press_button(text, buttons)
         text = text[:MAX_MESSAGE_CHARS]
         try:
             replies = await client.send_message(sender_id, text)

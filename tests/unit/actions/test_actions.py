@@ -248,7 +248,7 @@ async def test_remember_name_then_returning_greeting_mentions_preferences(crm):
     dispatcher, events = await run(ActionGreetGuest(), make_tracker(intent="greet"))
     greeting = message(dispatcher, names.UTTER_GREET_RETURNING)
     assert greeting["guest_name"] == "Anna"
-    assert greeting["preference_summary"] == "quiet room: quiet"
+    assert greeting["preference_summary"] == "quiet room"
 
 
 async def test_greet_unknown_guest_gets_the_new_guest_welcome(crm):
