@@ -67,12 +67,15 @@ class FakeBotApi:
     callback_answers: list[dict[str, Any]] = field(default_factory=list)
     commands: list[dict[str, Any]] = field(default_factory=list)
     webhook: dict[str, Any] = field(default_factory=dict)
+    # Telegram's update ids only grow for a bot; a test that restarts the fake against the same database
+    # must continue the sequence, as the real server would.
+    first_update_id: int = 1000
 
     def __post_init__(self) -> None:
         """Prepare empty queues; nothing listens until start()."""
         self._updates: list[dict[str, Any]] = []
         self._forced: list[dict[str, Any]] = []
-        self._update_ids = itertools.count(1000)
+        self._update_ids = itertools.count(self.first_update_id)
         self._file_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
