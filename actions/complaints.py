@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions import names
 from actions.base import CrmAction, call_service, clock, sender_of, sla_policy
 from actions.parsing import is_generic_complaint, parse_room_number
-from crm_store.services import complaints
+from crm_store.services import cases
 
 MAX_DESCRIPTION_CHARS = 4000
 DEFAULT_CATEGORY = "other"
@@ -54,7 +54,7 @@ class ValidateComplaintForm(FormValidationAction):
 
 
 class ActionOpenComplaint(CrmAction):
-    """Open the complaint in the CRM (with its SLA follow-up) and tell the guest what happens next."""
+    """Open the complaint in the CRM (SLA follow-up and staff alert included) and tell the guest what happens next."""
 
     def name(self) -> str:
         """Return the action name."""
@@ -67,7 +67,7 @@ class ActionOpenComplaint(CrmAction):
         who = sender_of(tracker)
         now = clock().now()
         info = await call_service(
-            complaints.open_complaint,
+            cases.open_case,
             clock(),
             sla_policy(),
             who.channel,

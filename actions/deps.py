@@ -9,13 +9,17 @@ from typing import Callable
 from crm_store.clock import Clock, SystemClock
 from crm_store.db import make_engine, make_session_factory
 from crm_store.policy import SlaPolicy
+from crm_store.recovery_policy import load_policy_for
 from crm_store.settings import Settings, load_settings
 from crm_store.unit_of_work import SqlUnitOfWork
 
 
 @dataclass
 class Deps:
-    """Hold what actions need: settings, a unit-of-work factory, the clock and the policy."""
+    """Hold what actions need: settings, a unit-of-work factory, the clock and the policy.
+
+    ``policy`` is the RecoveryPolicy from POLICY_FILE in production; tests may pass a plain SlaPolicy.
+    """
 
     settings: Settings
     uow: Callable[[], SqlUnitOfWork]
@@ -35,7 +39,7 @@ def build_deps(settings: Settings | None = None, clock: Clock | None = None) -> 
         settings=settings,
         uow=lambda: SqlUnitOfWork(session_factory),
         clock=clock or SystemClock(),
-        policy=SlaPolicy(),
+        policy=load_policy_for(settings),
     )
 
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run|serve|chat|migrate`."""
+"""Command line: `python -m bot run|serve|scheduler|chat|migrate`."""
 
 from __future__ import annotations
 
@@ -17,8 +17,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="migrate, then start the action server, Rasa and the bot process")
     sub.add_parser("serve", help="run the bot process only (ops HTTP)")
     sub.add_parser("migrate", help="apply database migrations")
+    sched_p = sub.add_parser("scheduler", help="run the follow-up scheduler (SLA clocks, guest follow-ups)")
+    sched_p.add_argument("--lock", choices=["auto", "none"], default=None,
+                         help="leadership lock: auto (PostgreSQL advisory / SQLite file lock) or none")
     chat_p = sub.add_parser("chat", help="chat with the assistant as a guest from the terminal")
     chat_p.add_argument("--as", dest="name", help="guest name used for the sender id cli:<name>")
+    stays_p = sub.add_parser("stays", help="PMS stay feed: import a CSV export (docs/pms-feed.md)")
+    stays_sub = stays_p.add_subparsers(dest="stays_command", required=True)
+    stays_import_p = stays_sub.add_parser("import", help="create or update stays from a PMS CSV export")
+    stays_import_p.add_argument("file", help="CSV file with the documented header")
+    stays_import_p.add_argument("--batch-size", type=int, default=500, help="rows per transaction (default 500)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -30,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "run":
         from bot.supervisor import run
+        from crm_store.recovery_policy import PolicyError, load_policy_for
+
+        try:
+            load_policy_for(settings)
+        except PolicyError as exc:
+            print(f"Policy error: {exc}", file=sys.stderr)
+            return 2
 
         return run(settings)
     if args.command == "serve":
@@ -37,12 +52,25 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(serve(settings))
         return 0
+    if args.command == "scheduler":
+        from bot.scheduler.service import serve_scheduler
+        from crm_store.recovery_policy import PolicyError
+
+        try:
+            return asyncio.run(serve_scheduler(settings, lock_mode=args.lock))
+        except PolicyError as exc:
+            print(f"Policy error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "migrate":
         from crm_store.db import migrate
 
         migrate(settings.database_url)
         print("Database is up to date.")
         return 0
+    if args.command == "stays":
+        from bot.pms_import import command
+
+        return command(args, settings)
     if args.command == "chat":
         from bot.chat import main as chat_main
 

@@ -60,7 +60,7 @@ def port_of(url: str, default: int) -> str:
 
 
 def build_children(settings: Settings, log_dir: Path) -> list[Child]:
-    """Describe the three processes of the embedded profile."""
+    """Describe the four processes of the embedded profile."""
     py = sys.executable
     model = latest_model(REPO / "models")
     rasa_argv = [
@@ -78,6 +78,7 @@ def build_children(settings: Settings, log_dir: Path) -> list[Child]:
         ),
         Child("rasa", rasa_argv, log_dir / "rasa.log"),
         Child("bot", [py, "-m", "bot", "serve"], log_dir / "bot.log"),
+        Child("scheduler", [py, "-m", "bot", "scheduler"], log_dir / "scheduler.log"),
     ]
 
 

@@ -26,6 +26,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests that stop part of the shared stack last, so the others find it whole."""
+    items.sort(key=lambda item: item.name.startswith("test_health_turns_red"))
+
+
 @dataclass
 class Stack:
     """The running processes, their settings and a handle on the CRM database."""
@@ -56,6 +61,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         "OPS_PORT": str(free_port()),
         "RASA_TOKEN": "e2e-secret-token",
         "REVIEW_LINK": "https://reviews.example/hotel",
+        "POLICY_FILE": str(REPO / "examples" / "policy-fast.yml"),
+        "QUIET_HOURS": "",
     }
     settings = load_settings(env_vars)
     migrate(settings.database_url)

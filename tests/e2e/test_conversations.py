@@ -87,6 +87,9 @@ async def test_guest_anna_preferences_complaint_and_detractor_survey(stack, rasa
     followups = rows(stack, select(model.FollowUp).where(
         model.FollowUp.idempotency_key == f"sla-ack:{complaint.reference}"))
     assert len(followups) == 1
+    alerts = rows(stack, select(model.FollowUp).where(
+        model.FollowUp.kind == "staff_alert", model.FollowUp.subject == complaint.reference))
+    assert len(alerts) == 1
 
     replies = await say(rasa, ANNA, "I'd like to give feedback")
     assert names_of(replies) == ["utter_survey_intro", "utter_ask_survey_nps"]

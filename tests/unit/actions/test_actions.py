@@ -148,10 +148,12 @@ async def test_open_complaint_writes_case_event_and_sla_followup(crm):
     dispatcher, events = await run(ActionOpenComplaint(), tracker)
     with engine.connect() as conn:
         complaint = conn.execute(select(model.Complaint)).one()
-        followup = conn.execute(select(model.FollowUp)).one()
+        followup = conn.execute(select(model.FollowUp).where(model.FollowUp.kind == "sla_ack")).one()
+        alerts = conn.execute(select(model.FollowUp).where(model.FollowUp.kind == "staff_alert")).all()
         n_events = conn.execute(select(func.count()).select_from(model.ComplaintEvent)).scalar_one()
     assert (complaint.category, complaint.severity, complaint.room) == ("maintenance", "medium", "412")
-    assert followup.idempotency_key == f"sla-ack:{complaint.reference}"
+    assert followup.idempotency_key.startswith(f"sla-ack:{complaint.reference}")
+    assert len(alerts) == 1
     assert n_events == 1
     logged = message(dispatcher, names.UTTER_COMPLAINT_LOGGED)
     assert logged["complaint_reference"] == complaint.reference
