@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from aiohttp import web
 
 from bot.health import CheckResult, run_checks
+
+if TYPE_CHECKING:
+    from bot.pms_webhook import PmsWebhook
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +34,12 @@ async def liveness(request: web.Request) -> web.Response:
     return web.json_response({"status": "alive"})
 
 
-def build_app(checks: HealthChecks) -> web.Application:
-    """Build the ops web application with its routes."""
+def build_app(checks: HealthChecks, pms: PmsWebhook | None = None) -> web.Application:
+    """Build the ops web application with its routes (``POST /pms/events`` only when ``pms`` is given)."""
     app = web.Application(client_max_size=1024 * 1024)
     app[CHECKS_KEY] = checks
     app.router.add_get("/health", health)
     app.router.add_get("/live", liveness)
+    if pms is not None:
+        pms.register(app)
     return app

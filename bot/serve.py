@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from bot.health import check_action_server, check_database, check_rasa
 from bot.ops_http import build_app
+from bot.pms_webhook import PmsWebhook
 from bot.rasa_client import RasaClient
 from crm_store.clock import SystemClock
 from crm_store.db import make_engine, make_session_factory
@@ -72,7 +73,8 @@ async def serve(settings: Settings) -> None:
         lambda: check_database("crm_database", crm_engine),
         lambda: check_database("tracker_store", tracker_engine),
     ]
-    runner = web.AppRunner(build_app(checks), access_log=None)
+    pms = PmsWebhook(make_session_factory(crm_engine), SystemClock(), settings)
+    runner = web.AppRunner(build_app(checks, pms=pms), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host=settings.ops_host, port=settings.ops_port)
     await site.start()
