@@ -14,7 +14,7 @@ export RASA_TELEMETRY_ENABLED := false
 # What the trained model depends on: retrain only when one of these changed.
 MODEL_INPUTS := config.yml $(shell find domain data hotel_nlu -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null | sort)
 
-.PHONY: help install migrate train run chat test test-unit test-e2e validate test-stories test-nlu clean
+.PHONY: help install migrate train run chat test test-unit test-e2e validate test-stories test-nlu clean bench-gateway bench-scheduler
 
 help:
 	@echo "make run     start the assistant (installs, migrates and trains when needed)"
@@ -64,3 +64,9 @@ test: install train validate
 
 clean:
 	rm -rf models/*.tar.gz $(MODEL_STAMP) var/results
+
+bench-gateway: train
+	PYTHONWARNINGS=ignore $(PY) scripts/bench_gateway.py
+
+bench-scheduler: install
+	$(PY) scripts/bench_scheduler.py
