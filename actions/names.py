@@ -97,3 +97,18 @@ UTTER_RECOVERY_UNKNOWN = "utter_recovery_unknown"
 ACTION_RECOVERY_CHECK = "action_recovery_check"
 ACTION_CONFIRM_FIXED = "action_confirm_fixed"
 ACTION_REOPEN_CASE = "action_reopen_case"
+
+# Surveys: reminders, resuming, comment tagging; in-stay pulse check
+INTENT_EXTERNAL_SURVEY_INVITE = "EXTERNAL_survey_invite"
+INTENT_EXTERNAL_SURVEY_REMINDER = "EXTERNAL_survey_reminder"
+INTENT_EXTERNAL_PULSE_CHECK = "EXTERNAL_pulse_check"
+ENTITY_SCORE = "score"
+FORM_SURVEY = "survey_form"
+SURVEY_PREFILLABLE = (SURVEY_NPS, *SURVEY_ASPECTS)
+UTTER_SURVEY_RESUMED = "utter_survey_resumed"
+UTTER_PULSE_ASK = "utter_pulse_ask"
+UTTER_PULSE_GOOD = "utter_pulse_good"
+UTTER_PULSE_OKAY = "utter_pulse_okay"
+UTTER_PULSE_LOW = "utter_pulse_low"
+UTTER_PULSE_INVALID = "utter_pulse_invalid"
+ACTION_RECORD_PULSE = "action_record_pulse"

@@ -1,8 +1,17 @@
-"""Run the feedback survey: validate scores and store the answers."""
+"""Run the feedback survey: validate scores, keep answers as they come, resume, store the survey.
+
+Every validated answer is saved in the guest's unfinished survey (``surveys.save_survey_answers``), so
+a guest who stops half-way keeps their answers; when the form starts again, the answers already given
+are filled in from that draft and only the missing questions are asked. The comment is tagged with
+topics and a sentiment (``hotel_nlu.survey_tagging``) before the survey is stored.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+import threading
+from typing import Any, Callable
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -15,8 +24,50 @@ from actions.deps import get_deps
 from actions.parsing import parse_score
 from crm_store.services import surveys
 
+logger = logging.getLogger(__name__)
+
 MAX_COMMENT_CHARS = 4000
 SKIP_WORDS = frozenset({"skip", "no", "nope", "nothing", "none", "n/a", "na", "-", "no thanks", "no comment"})
+
+_tagger_lock = threading.Lock()
+_tagger: Callable[[str], Any] | None = None
+
+
+def comment_tagger() -> Callable[[str], Any]:
+    """Return hotel_nlu's comment tagger, imported on first use (spaCy is slow to import)."""
+    global _tagger
+    with _tagger_lock:
+        if _tagger is None:
+            from hotel_nlu.survey_tagging import tag_comment
+
+            _tagger = tag_comment
+        return _tagger
+
+
+def warm_up_tagger() -> None:
+    """Import the tagger in the background, so the comment at the end of the survey is tagged at once."""
+    if _tagger is None:
+        threading.Thread(target=comment_tagger, name="survey-tagger-import", daemon=True).start()
+
+
+def tag(comment: str | None) -> tuple[list[str] | None, str | None]:
+    """Return (topics, sentiment) of a comment; (None, None) without one or when tagging fails."""
+    if not comment:
+        return None, None
+    try:
+        tags = comment_tagger()(comment)
+    except Exception as exc:  # noqa: BLE001 - tagging is a nicety; the answers must be stored anyway
+        logger.warning("survey comment not tagged: %s", type(exc).__name__)
+        return None, None
+    return list(tags.topics), str(tags.sentiment)
+
+
+def _slot_answer(slot: str, value: Any) -> tuple[str, Any]:
+    """Map a survey slot and its validated value to the service's answer name and value."""
+    key = slot.removeprefix("survey_")
+    if key == "comment":
+        return key, (str(value) or None) if value is not None else None
+    return key, int(value)
 
 
 def _aspect_validator(slot: str):
@@ -39,11 +90,53 @@ def _aspect_validator(slot: str):
 
 
 class ValidateSurveyForm(FormValidationAction):
-    """Validate the survey answers as the guest gives them."""
+    """Validate the survey answers as the guest gives them, keep them, and resume an unfinished survey."""
 
     def name(self) -> str:
         """Return the action name."""
         return names.VALIDATE_SURVEY_FORM
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Pre-fill answers from the draft when the form starts; validate; save what was answered."""
+        starting = (tracker.active_loop or {}).get("name") != names.FORM_SURVEY
+        if starting:
+            warm_up_tagger()
+            await self._prefill(tracker)
+            if any(tracker.get_slot(slot) is not None for slot in names.SURVEY_PREFILLABLE):
+                dispatcher.utter_message(response=names.UTTER_SURVEY_RESUMED)
+        events = await super().run(dispatcher, tracker, domain)
+        answers = dict(
+            _slot_answer(e["name"], e["value"])
+            for e in events
+            if e.get("event") == "slot" and e.get("name") in names.SURVEY_SLOTS and e.get("value") is not None
+        )
+        if answers:
+            who = sender_of(tracker)
+            try:
+                await call_service(surveys.save_survey_answers, clock(), who.channel, who.external_id, answers=answers)
+            except Exception as exc:  # noqa: BLE001 - the survey goes on; the form still has the answer
+                logger.error("survey answer not saved: %s", type(exc).__name__)
+        return events
+
+    async def _prefill(self, tracker: Tracker) -> None:
+        """Add the draft's answers for questions the conversation has not answered (as if just extracted)."""
+        who = sender_of(tracker)
+        try:
+            draft = await call_service(surveys.get_survey_draft, clock(), who.channel, who.external_id)
+        except Exception as exc:  # noqa: BLE001 - without the draft the guest is simply asked again
+            logger.error("survey draft not loaded: %s", type(exc).__name__)
+            return
+        if draft is None:
+            return
+        fill = [
+            SlotSet(slot, draft.answers[slot.removeprefix("survey_")])
+            for slot in names.SURVEY_PREFILLABLE
+            if tracker.get_slot(slot) is None and slot.removeprefix("survey_") in draft.answers
+        ]
+        if fill:
+            tracker.add_slots(fill)
 
     def validate_survey_nps(
         self,
@@ -79,7 +172,7 @@ class ValidateSurveyForm(FormValidationAction):
 
 
 class ActionSubmitSurvey(CrmAction):
-    """Store the survey, open a recovery case for a detractor and offer the review link."""
+    """Store the survey, open a recovery case for a bad score and offer the review link to everyone."""
 
     def name(self) -> str:
         """Return the action name."""
@@ -88,9 +181,11 @@ class ActionSubmitSurvey(CrmAction):
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        """Record the answers and thank the guest."""
+        """Tag the comment, record the answers and thank the guest."""
         who = sender_of(tracker)
         aspects = {slot.removeprefix("survey_"): tracker.get_slot(slot) for slot in names.SURVEY_ASPECTS}
+        comment = tracker.get_slot(names.SURVEY_COMMENT) or None
+        topics, sentiment = await _tag_in_thread(comment)
         result = await call_service(
             surveys.record_survey,
             clock(),
@@ -98,7 +193,9 @@ class ActionSubmitSurvey(CrmAction):
             who.channel,
             who.external_id,
             nps=int(tracker.get_slot(names.SURVEY_NPS)),
-            comment=tracker.get_slot(names.SURVEY_COMMENT) or None,
+            comment=comment,
+            topics=topics,
+            sentiment=sentiment,
             **{key: int(value) for key, value in aspects.items()},
         )
         dispatcher.utter_message(response=names.UTTER_SURVEY_THANKS)
@@ -109,6 +206,11 @@ class ActionSubmitSurvey(CrmAction):
             )
             events.append(SlotSet(names.SLOT_COMPLAINT_REFERENCE, result.recovery_reference))
         review_link = get_deps().settings.review_link
-        if review_link:
+        if review_link:  # offered to everyone who finishes, whatever the score (review sites forbid gating)
             dispatcher.utter_message(response=names.UTTER_SURVEY_REVIEW_LINK, review_link=review_link)
         return events
+
+
+async def _tag_in_thread(comment: str | None) -> tuple[list[str] | None, str | None]:
+    """Tag the comment in a worker thread (the first call imports spaCy)."""
+    return await asyncio.to_thread(tag, comment)

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run|serve|scheduler|chat|migrate`."""
+"""Command line: `python -m bot run|serve|scheduler|chat|migrate|stays|report`."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     stays_import_p = stays_sub.add_parser("import", help="create or update stays from a PMS CSV export")
     stays_import_p.add_argument("file", help="CSV file with the documented header")
     stays_import_p.add_argument("--batch-size", type=int, default=500, help="rows per transaction (default 500)")
+    report_p = sub.add_parser("report", help="survey figures of a date range, with a PNG chart")
+    from bot.report import add_arguments as report_arguments
+
+    report_arguments(report_p)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -71,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.pms_import import command
 
         return command(args, settings)
+    if args.command == "report":
+        from bot.report import command as report_command
+
+        return report_command(args, settings)
     if args.command == "chat":
         from bot.chat import main as chat_main
 

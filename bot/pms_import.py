@@ -339,7 +339,13 @@ def command(args: argparse.Namespace, settings: Settings, *, out: TextIO | None 
     if args.batch_size < 1:
         print("--batch-size must be at least 1", file=err)
         return 2
-    timing = SurveyTiming(tz=settings.tz)
+    from crm_store.recovery_policy import PolicyError, load_policy_for
+
+    try:
+        timing = SurveyTiming.from_rules(load_policy_for(settings).surveys, settings.tz)
+    except PolicyError as exc:
+        print(f"Policy error: {exc}", file=err)
+        return 2
     engine = make_engine(settings.database_url)
     try:
         report = import_file(Path(name), make_session_factory(engine), SystemClock(), timing, batch_size=args.batch_size)

@@ -32,6 +32,7 @@ from crm_store.services.stays import (
     DuplicateEvent,
     GuestData,
     Reservation,
+    SurveyTiming,
     apply_pms_event,
     normalise_reservation,
 )
@@ -216,6 +217,7 @@ class PmsWebhook:
     settings: Settings
     survey_day_offset: int = SURVEY_DAY_OFFSET
     survey_time: time = SURVEY_TIME
+    timing: SurveyTiming | None = None  # the policy file's survey timing; replaces the two fields above
 
     def register(self, app: web.Application) -> None:
         """Add ``POST /pms/events`` to ``app``."""
@@ -231,6 +233,7 @@ class PmsWebhook:
             tz=self.settings.tz,
             survey_day_offset=self.survey_day_offset,
             survey_time=self.survey_time,
+            timing=self.timing,
         )
         return {
             "status": "ok",

@@ -15,6 +15,8 @@ from bot.pms_webhook import PmsWebhook
 from bot.rasa_client import RasaClient
 from crm_store.clock import SystemClock
 from crm_store.db import make_engine, make_session_factory
+from crm_store.recovery_policy import load_policy_for
+from crm_store.services.stays import SurveyTiming
 from crm_store.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -73,7 +75,8 @@ async def serve(settings: Settings) -> None:
         lambda: check_database("crm_database", crm_engine),
         lambda: check_database("tracker_store", tracker_engine),
     ]
-    pms = PmsWebhook(make_session_factory(crm_engine), SystemClock(), settings)
+    timing = SurveyTiming.from_rules(load_policy_for(settings).surveys, settings.tz)
+    pms = PmsWebhook(make_session_factory(crm_engine), SystemClock(), settings, timing=timing)
     runner = web.AppRunner(build_app(checks, pms=pms), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host=settings.ops_host, port=settings.ops_port)

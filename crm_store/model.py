@@ -441,3 +441,21 @@ class HumanHandoff(TimestampMixin, Base):
     status = Column(_enum(HandoffStatus, 16), nullable=False, default=HandoffStatus.OPEN)
     owner = Column(String(64), nullable=True)
     closed_at = Column(UtcDateTime(), nullable=True)
+
+
+class StaffCard(TimestampMixin, Base):
+    """Remember the staff-desk card of a complaint (one per case) so it can be edited as the case moves."""
+
+    __tablename__ = "staff_card"
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(
+        String(16), ForeignKey("complaint.reference", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    chat_id = Column(BigInteger, nullable=False)
+    message_id = Column(BigInteger, nullable=False)
+    photos_posted = Column(Integer, nullable=False, default=0)
+    handoff_id = Column(
+        Integer, ForeignKey("human_handoff.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    names = Column(JSON, nullable=True)

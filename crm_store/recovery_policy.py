@@ -11,6 +11,11 @@ Rule keys (``defaults``, ``severities.<severity>``, ``categories.<category>`` an
 ``business_hours_only`` (deadlines count business hours only), ``follow_up_delay`` (resolved → guest
 asked), ``auto_close_after`` (guest asked, no answer → closed as not confirmed), ``gestures`` (list).
 Safety complaints always use the ``high`` severity rules.
+
+Survey keys (``surveys.<key>``, all optional; see :class:`SurveyRules`): ``invite_day_offset`` and
+``invite_time`` (invitation N days after check-out at HH:MM hotel time), ``invite_delay`` (instead: this
+long after check-out, for tests and demos), ``reminder_after``, ``max_late``, ``fatigue_window``,
+``pulse_day``, ``pulse_time``, ``pulse_min_nights`` and ``pulse_delay`` (the in-stay pulse check).
 """
 
 from __future__ import annotations
@@ -43,7 +48,11 @@ RULE_KEYS = frozenset(
 )
 TOP_KEYS = frozenset(
     {"version", "ladder", "business_hours", "quiet_hours", "defaults", "severities", "categories",
-     "scheduler"}
+     "scheduler", "surveys"}
+)
+SURVEY_KEYS = frozenset(
+    {"invite_day_offset", "invite_time", "invite_delay", "reminder_after", "max_late", "fatigue_window",
+     "pulse_day", "pulse_time", "pulse_min_nights", "pulse_delay"}
 )
 SCHEDULER_KEYS = frozenset(
     {"max_attempts", "retry_backoff", "retry_backoff_max", "stale_claim_after", "safety_tick",
@@ -173,6 +182,30 @@ class DispatchRules:
         return min(self.retry_backoff * factor, self.retry_backoff_max)
 
 
+@dataclass(frozen=True)
+class SurveyRules:
+    """Say when surveys and pulse checks go out, when they are dropped, and how often a guest is asked.
+
+    Invitation: ``invite_day_offset`` hotel-local days after check-out at ``invite_time`` (or, when
+    ``invite_delay`` is set, that long after check-out). One reminder ``reminder_after`` the invitation
+    when the guest has not answered. An invitation or reminder more than ``max_late`` after its planned
+    time is cancelled. No guest is invited twice within ``fatigue_window``. Pulse check: on day
+    ``pulse_day`` of a stay of at least ``pulse_min_nights`` nights at ``pulse_time`` (or ``pulse_delay``
+    after check-in).
+    """
+
+    invite_day_offset: int = 1
+    invite_time: time = time(10, 0)
+    invite_delay: timedelta | None = None
+    reminder_after: timedelta = timedelta(days=2)
+    max_late: timedelta = timedelta(days=3)
+    fatigue_window: timedelta = timedelta(days=30)
+    pulse_day: int = 2
+    pulse_time: time = time(17, 0)
+    pulse_min_nights: int = 3
+    pulse_delay: timedelta | None = None
+
+
 _BUILTIN_RULE: dict[str, Any] = {
     "ack": timedelta(minutes=15),
     "resolve": timedelta(hours=4),
@@ -217,6 +250,7 @@ class RecoveryPolicy(SlaPolicy):
     quiet_hours: QuietHours | None = None
     hotel_timezone: str = "UTC"
     dispatch: DispatchRules = field(default_factory=DispatchRules)
+    surveys: SurveyRules = field(default_factory=SurveyRules)
     source: str = "<built-in>"
 
     @property
@@ -347,6 +381,12 @@ class _Validator:
         """Return a boolean or fail naming ``key``."""
         if not isinstance(value, bool):
             raise self.fail(key, f"expected true or false, got {value!r}")
+        return value
+
+    def whole(self, value: Any, key: str, minimum: int) -> int:
+        """Return an integer of at least ``minimum`` or fail naming ``key``."""
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise self.fail(key, f"expected a whole number of at least {minimum}, got {value!r}")
         return value
 
     def positive_int(self, value: Any, key: str) -> int:
@@ -511,6 +551,8 @@ def parse_policy(
     if dispatch.retry_backoff_max < dispatch.retry_backoff:
         raise v.fail("scheduler.retry_backoff_max", "must not be shorter than scheduler.retry_backoff")
 
+    surveys = _survey_rules(v, top.get("surveys"))
+
     ack = MappingProxyType({s: rules[("other", s)].ack for s in SEVERITIES})
     resolve = MappingProxyType({s: rules[("other", s)].resolve for s in SEVERITIES})
     return RecoveryPolicy(
@@ -522,8 +564,33 @@ def parse_policy(
         quiet_hours=quiet,
         hotel_timezone=timezone_name,
         dispatch=dispatch,
+        surveys=surveys,
         source=source,
     )
+
+
+def _survey_rules(v: _Validator, value: Any) -> SurveyRules:
+    """Validate the ``surveys`` section (every key optional; null delays mean "use the day and time")."""
+    raw = v.mapping(value, "surveys", SURVEY_KEYS)
+    changes: dict[str, Any] = {}
+    for name, item in raw.items():
+        path = f"surveys.{name}"
+        if name in ("invite_time", "pulse_time"):
+            changes[name] = v.clock(item, path)
+        elif name == "invite_day_offset":
+            changes[name] = v.whole(item, path, 0)
+        elif name == "pulse_day":
+            changes[name] = v.whole(item, path, 1)
+        elif name == "pulse_min_nights":
+            changes[name] = v.whole(item, path, 1)
+        elif name in ("invite_delay", "pulse_delay"):
+            changes[name] = None if item in (None, "", "none", "off") else v.duration(item, path)
+        else:
+            changes[name] = v.duration(item, path)
+    rules = replace(SurveyRules(), **changes)
+    if rules.pulse_day > rules.pulse_min_nights:
+        raise v.fail("surveys.pulse_day", "must not be later than surveys.pulse_min_nights (the shortest stay asked)")
+    return rules
 
 
 def load_policy(

@@ -40,6 +40,7 @@ class Settings:
     telegram_webhook_port: int = 8443
     staff_chat_id: int | None = None
     staff_user_ids: frozenset[int] = frozenset()
+    handoff_idle_minutes: int = 30
     quiet_hours: tuple[time, time] | None = None
     pms_webhook_secret: str = field(default="", repr=False)
     redis_url: str = ""
@@ -95,6 +96,14 @@ def _int(env: Mapping[str, str], key: str, default: int | None) -> int | None:
         return int(value)
     except ValueError:
         raise SettingsError(f"{key}: expected an integer, got {value!r}") from None
+
+
+def _positive(env: Mapping[str, str], key: str, default: int) -> int:
+    value = _int(env, key, default)
+    assert value is not None
+    if value < 1:
+        raise SettingsError(f"{key}: expected a positive integer")
+    return value
 
 
 def _port(env: Mapping[str, str], key: str, default: int) -> int:
@@ -192,6 +201,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
         telegram_webhook_port=_port(env, "TELEGRAM_WEBHOOK_PORT", 8443),
         staff_chat_id=_int(env, "STAFF_CHAT_ID", None),
         staff_user_ids=_id_set(env, "STAFF_USER_IDS"),
+        handoff_idle_minutes=_positive(env, "HANDOFF_IDLE_MINUTES", defaults.handoff_idle_minutes),
         quiet_hours=_quiet_hours(env),
         pms_webhook_secret=env.get("PMS_WEBHOOK_SECRET", "").strip(),
         redis_url=redis_url,

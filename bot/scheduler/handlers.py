@@ -13,15 +13,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot.feedback_notify import feedback_body, stage_feedback_alert
 from bot.notify import CaseAlert, StaffNotifier
 from bot.scheduler.messenger import GuestMessenger
 from bot.scheduler.store import Job
+from crm_store.clock import Clock, SystemClock
 from crm_store.recovery_policy import RecoveryPolicy
-from crm_store.services import cases
+from crm_store.services import cases, pulse, survey_invites
+from crm_store.services.feedback_alerts import KIND_FEEDBACK_ALERT
+from crm_store.services.stays import SurveyTiming
 from crm_store.unit_of_work import SqlUnitOfWork
 
 INTENT_RECOVERY_CHECK = "EXTERNAL_recovery_check"
 ENTITY_RECOVERY_REFERENCE = "recovery_reference"
+INTENT_SURVEY_INVITE = "EXTERNAL_survey_invite"
+INTENT_SURVEY_REMINDER = "EXTERNAL_survey_reminder"
+INTENT_PULSE_CHECK = "EXTERNAL_pulse_check"
 
 
 class RetryableError(RuntimeError):
@@ -258,6 +265,155 @@ class StaffAlertHandler(BaseHandler):
         return Outcome.sent()
 
 
+class _GuestTouchHandler(BaseHandler):
+    """Share the plumbing of survey and pulse messages: decide (reads), trigger Rasa, settle with effects.
+
+    ``prepare`` asks ``plan`` (in a worker thread, with the injected clock) whether to message the guest;
+    only then it triggers the intent. ``apply`` records the outcome and stages Rasa's messages in the
+    settling transaction. Lateness is judged by the service from the payload's ``planned_at`` (quiet hours
+    move ``due_at``), so these kinds have no misfire grace of their own.
+    """
+
+    guest_facing = True
+    external = True
+    intent = ""
+
+    def __init__(
+        self, policy: RecoveryPolicy, rasa: TriggerIntent, messenger: GuestMessenger, uow_factory: Any,
+        clock: Clock,
+    ) -> None:
+        """Remember Rasa, the messenger, how to open a unit of work and the clock."""
+        super().__init__(policy)
+        self.rasa = rasa
+        self.messenger = messenger
+        self.uow_factory = uow_factory
+        self.clock = clock
+
+    def misfire_grace(self) -> timedelta | None:
+        """Return None: the service decides from ``planned_at`` (see the class docstring)."""
+        return None
+
+    def plan(self, uow: SqlUnitOfWork, job: Job, now: datetime) -> Any:
+        """Return the service's plan (with ``send``, ``sender``, ``reason``)."""
+        raise NotImplementedError
+
+    def _plan(self, job: Job) -> Any:
+        with self.uow_factory() as uow:
+            return self.plan(uow, job, self.clock.now())
+
+    async def prepare(self, job: Job) -> Any:
+        """Decide; when sending, trigger the intent in the guest's conversation and keep its messages."""
+        plan = await asyncio.to_thread(self._plan, job)
+        if not plan.send:
+            return plan, None
+        try:
+            messages = await self.rasa.trigger_intent(plan.sender, self.intent)
+        except Exception as exc:  # noqa: BLE001 - any failure of the dialogue service is retried
+            raise RetryableError(f"trigger_intent failed: {type(exc).__name__}") from exc
+        if not messages:
+            raise RetryableError(f"Rasa answered {self.intent} with no message")
+        return plan, messages
+
+
+def _planned_at(job: Job) -> datetime | None:
+    return survey_invites.parse_planned_at(job.field("planned_at"))
+
+
+class SurveyInviteHandler(_GuestTouchHandler):
+    """Invite a checked-out guest to the survey (fatigue rules apply) and schedule one reminder."""
+
+    kind = survey_invites.KIND_SURVEY_INVITE
+    intent = INTENT_SURVEY_INVITE
+
+    def plan(self, uow: SqlUnitOfWork, job: Job, now: datetime) -> Any:
+        """Apply the fatigue rules and the lateness limit."""
+        return survey_invites.plan_invitation(
+            uow, now, job.subject, planned_at=_planned_at(job), rules=self.policy.surveys
+        )
+
+    def apply(self, tx: SqlUnitOfWork, job: Job, prepared: Any, now: datetime) -> Outcome:
+        """Record the invitation (and its reminder) and stage Rasa's messages; or record why not."""
+        plan, messages = prepared
+        if not plan.send:
+            survey_invites.record_invitation_skipped(tx, now, job.subject, plan.reason)
+            return Outcome.cancelled(plan.reason)
+        if not survey_invites.record_invitation_sent(tx, now, job.subject, plan.sender, rules=self.policy.surveys):
+            return Outcome.cancelled(survey_invites.SKIP_ALREADY_INVITED)
+        self.messenger.deliver(tx, plan.sender, messages, source=job.idempotency_key)
+        return Outcome.sent()
+
+
+class SurveyReminderHandler(_GuestTouchHandler):
+    """Remind a guest who has not started the survey, once."""
+
+    kind = survey_invites.KIND_SURVEY_REMINDER
+    intent = INTENT_SURVEY_REMINDER
+
+    def plan(self, uow: SqlUnitOfWork, job: Job, now: datetime) -> Any:
+        """Skip when answered, opted out or too late."""
+        return survey_invites.plan_reminder(
+            uow, now, job.subject, planned_at=_planned_at(job), rules=self.policy.surveys,
+            sender=job.field("sender"),
+        )
+
+    def apply(self, tx: SqlUnitOfWork, job: Job, prepared: Any, now: datetime) -> Outcome:
+        """Mark the invitation reminded and stage the messages; or record why not."""
+        plan, messages = prepared
+        if not plan.send:
+            survey_invites.record_reminder_skipped(tx, now, job.subject, plan.reason)
+            return Outcome.cancelled(plan.reason)
+        if not survey_invites.record_reminder_sent(tx, now, job.subject, plan.sender):
+            survey_invites.record_reminder_skipped(tx, now, job.subject, survey_invites.SKIP_ANSWERED)
+            return Outcome.cancelled(survey_invites.SKIP_ANSWERED)
+        self.messenger.deliver(tx, plan.sender, messages, source=job.idempotency_key)
+        return Outcome.sent()
+
+
+class PulseCheckHandler(_GuestTouchHandler):
+    """Ask an in-house guest "How is everything so far?" on day 2 of a long enough stay."""
+
+    kind = pulse.KIND_PULSE_CHECK
+    intent = INTENT_PULSE_CHECK
+
+    def plan(self, uow: SqlUnitOfWork, job: Job, now: datetime) -> Any:
+        """Re-check the stay and the guest."""
+        timing = SurveyTiming.from_rules(self.policy.surveys, self.policy.tz)
+        return pulse.plan_pulse(uow, now, job.subject, timing=timing, planned_at=_planned_at(job))
+
+    def apply(self, tx: SqlUnitOfWork, job: Job, prepared: Any, now: datetime) -> Outcome:
+        """Note the question and stage the messages; defer when the stay moved; or record why not."""
+        plan, messages = prepared
+        if plan.defer_until is not None:
+            return Outcome.deferred(plan.defer_until)
+        if not plan.send:
+            pulse.record_pulse_skipped(tx, now, job.subject, plan.reason)
+            return Outcome.cancelled(plan.reason)
+        pulse.record_pulse_asked(tx, now, job.subject, plan.sender)
+        self.messenger.deliver(tx, plan.sender, messages, source=job.idempotency_key)
+        return Outcome.sent()
+
+
+class FeedbackAlertHandler(BaseHandler):
+    """Hand a bad survey or pulse score (answers and stay) to staff."""
+
+    kind = KIND_FEEDBACK_ALERT
+
+    def __init__(self, policy: RecoveryPolicy, notifier: StaffNotifier) -> None:
+        """Remember the notifier (used when it implements ``feedback_alert``)."""
+        super().__init__(policy)
+        self.notifier = notifier
+
+    def apply(self, tx: SqlUnitOfWork, job: Job, prepared: Any, now: datetime) -> Outcome:
+        """Stage the alert through the notifier's ``feedback_alert`` if it has one, else in the outbox."""
+        body = feedback_body(job.payload)
+        custom = getattr(self.notifier, "feedback_alert", None)
+        if callable(custom):
+            custom(tx, body)
+        else:
+            stage_feedback_alert(tx, now, body)
+        return Outcome.sent()
+
+
 def default_handlers(
     policy: RecoveryPolicy,
     *,
@@ -265,13 +421,19 @@ def default_handlers(
     messenger: GuestMessenger,
     notifier: StaffNotifier,
     uow_factory: Any,
+    clock: Clock | None = None,
 ) -> dict[str, Handler]:
-    """Return the handler of every follow-up kind the scheduler dispatches."""
+    """Return the handler of every follow-up kind the scheduler dispatches (``clock``: the dispatcher's)."""
+    clock = clock or SystemClock()
     handlers: list[Any] = [
         SlaAckHandler(policy),
         SlaResolveHandler(policy),
         RecoveryAskHandler(policy, rasa, messenger, uow_factory),
         RecoveryAutoCloseHandler(policy),
         StaffAlertHandler(policy, notifier),
+        SurveyInviteHandler(policy, rasa, messenger, uow_factory, clock),
+        SurveyReminderHandler(policy, rasa, messenger, uow_factory, clock),
+        PulseCheckHandler(policy, rasa, messenger, uow_factory, clock),
+        FeedbackAlertHandler(policy, notifier),
     ]
     return {h.kind: h for h in handlers}

@@ -187,7 +187,7 @@ def build_service(
     messenger = messenger or OutboxGuestMessenger(clock)
     handlers = default_handlers(
         policy, rasa=rasa, messenger=messenger, notifier=notifier,
-        uow_factory=lambda: SqlUnitOfWork(sessions),
+        uow_factory=lambda: SqlUnitOfWork(sessions), clock=clock,
     )
     handlers.update(extra_handlers or {})
     queue = FollowUpQueue(sessions, worker_name())

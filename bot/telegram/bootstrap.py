@@ -24,8 +24,10 @@ from telegram.ext import (
 from bot.telegram.concurrency import PerChatUpdateProcessor
 from bot.telegram.delivery import PerChatRateLimiter, RetryPolicy, Sender
 from bot.telegram.gateway import Gateway, GatewayConfig, RasaPort
+from bot.telegram.staff_desk import StaffDesk, StaffDeskConfig
 from bot.telegram.texts import Texts, load_texts
 from crm_store.clock import Clock
+from crm_store.policy import SlaPolicy
 from crm_store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,9 +41,11 @@ def api_root(settings: Settings) -> str:
     return (settings.telegram_api_url or DEFAULT_API_URL).rstrip("/")
 
 
-def register_handlers(app: Application, gateway: Gateway) -> None:
-    """Attach the gateway's handlers: dedupe first (group -1), then commands, text, buttons, photos, the rest."""
+def register_handlers(app: Application, gateway: Gateway, desk: StaffDesk | None = None) -> None:
+    """Attach the handlers: dedupe first (group -1), the staff desk's, then the guest's commands, text, buttons…"""
     app.add_handler(TypeHandler(Update, gateway.dedupe), group=-1)
+    if desk is not None:
+        desk.register(app)
     app.add_handler(CommandHandler("start", gateway.on_start, filters=GUEST))
     app.add_handler(CommandHandler("help", gateway.on_help, filters=GUEST))
     app.add_handler(CommandHandler("privacy", gateway.on_privacy, filters=GUEST))
@@ -54,8 +58,8 @@ def register_handlers(app: Application, gateway: Gateway) -> None:
     app.add_error_handler(gateway.on_error)
 
 
-def build_application(settings: Settings, gateway: Gateway) -> Application:
-    """Build the python-telegram-bot Application for ``gateway`` (no network traffic yet)."""
+def build_application(settings: Settings, gateway: Gateway, desk: StaffDesk | None = None) -> Application:
+    """Build the python-telegram-bot Application for ``gateway`` and the staff desk (no network traffic yet)."""
     if not settings.telegram_bot_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     root = api_root(settings)
@@ -72,6 +76,8 @@ def build_application(settings: Settings, gateway: Gateway) -> Application:
             await app.bot.set_my_commands(commands)
         except TelegramError as exc:
             log.warning("setMyCommands failed: %s", type(exc).__name__)
+        if desk is not None:
+            await desk.set_commands(app.bot)
 
     app = (
         Application.builder()
@@ -83,7 +89,7 @@ def build_application(settings: Settings, gateway: Gateway) -> Application:
         .post_init(post_init)
         .build()
     )
-    register_handlers(app, gateway)
+    register_handlers(app, gateway, desk)
     return app
 
 
@@ -94,7 +100,9 @@ class GatewayRuntime:
     settings: Settings
     gateway: Gateway
     app: Application
+    desk: StaffDesk | None = None
     _retry_task: asyncio.Task[None] | None = field(default=None, init=False)
+    _desk_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     async def start(self) -> None:
         """Initialise the bot (getMe), start receiving updates and the retry loop."""
@@ -119,14 +127,17 @@ class GatewayRuntime:
             log.info("Telegram gateway receiving updates by long polling")
         await app.start()
         self._retry_task = asyncio.create_task(self.gateway.retry_loop(), name="tg-pending-retry")
+        if self.desk is not None:
+            self._desk_task = asyncio.create_task(self.desk.run(), name="tg-staff-desk")
 
     async def stop(self) -> None:
         """Stop receiving, finish the updates in flight, and shut the bot down."""
-        if self._retry_task is not None:
-            self._retry_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retry_task
-            self._retry_task = None
+        for task in (self._retry_task, self._desk_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._retry_task = self._desk_task = None
         app = self.app
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
@@ -144,8 +155,13 @@ def bootstrap(
     texts: Texts | None = None,
     config: GatewayConfig | None = None,
     action_server_up=None,  # type: ignore[no-untyped-def]
+    policy: SlaPolicy | None = None,
+    desk_config: StaffDeskConfig | None = None,
 ) -> GatewayRuntime:
-    """Build the gateway and its Application from settings and injected collaborators."""
+    """Build the gateway, the staff desk (when STAFF_CHAT_ID is set) and their Application.
+
+    ``policy`` is the complaint-recovery policy the staff desk acts with (default: POLICY_FILE).
+    """
     gateway = Gateway(
         session_factory=session_factory,
         clock=clock,
@@ -154,4 +170,15 @@ def bootstrap(
         config=config,
         action_server_up=action_server_up,
     )
-    return GatewayRuntime(settings, gateway, build_application(settings, gateway))
+    desk = None
+    desk_config = desk_config or StaffDeskConfig.from_settings(settings)
+    if desk_config is not None:
+        if policy is None:
+            from crm_store.recovery_policy import load_policy_for
+
+            policy = load_policy_for(settings)
+        desk = StaffDesk(gateway, policy, desk_config)
+        gateway.human_desk = desk
+    else:
+        log.info("STAFF_CHAT_ID not set; the staff desk is off")
+    return GatewayRuntime(settings, gateway, build_application(settings, gateway, desk), desk)

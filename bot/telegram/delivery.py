@@ -6,16 +6,17 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiolimiter import AsyncLimiter
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter
 
 from bot.telegram.rendering import Outgoing
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FailureRecorder = Callable[[int, dict[str, Any], int, str], Awaitable[None]]
 SENDING_METHODS = frozenset(
@@ -117,27 +118,43 @@ class Sender:
                 delivered += 1
         return delivered
 
-    async def _call(self, chat_id: int, item: Outgoing) -> None:
+    async def send(
+        self, chat_id: int, item: Outgoing, *, reply_to: int | None = None, record: bool = True
+    ) -> Message | None:
+        """Send one message (optionally as a reply to ``reply_to``) and return it, or None if it finally failed."""
+        _, message = await self._attempt_send(chat_id, item, record, reply_to)
+        return message
+
+    async def _call(self, chat_id: int, item: Outgoing, reply_to: int | None = None) -> Message:
         markup = inline_markup(item)
+        reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
         if item.photo:
             try:
-                await self._bot.send_photo(chat_id=chat_id, photo=item.photo, caption=item.text, reply_markup=markup)
-                return
+                return await self._bot.send_photo(
+                    chat_id=chat_id, photo=item.photo, caption=item.text, reply_markup=markup, reply_parameters=reply
+                )
             except BadRequest:
                 # Telegram could not fetch or use the image: send its address as text instead.
                 text = "\n".join(part for part in (item.text, item.photo) if part)
-                await self._bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
-                return
-        await self._bot.send_message(chat_id=chat_id, text=item.text or "", reply_markup=markup)
+                return await self._bot.send_message(
+                    chat_id=chat_id, text=text, reply_markup=markup, reply_parameters=reply
+                )
+        return await self._bot.send_message(
+            chat_id=chat_id, text=item.text or "", reply_markup=markup, reply_parameters=reply
+        )
 
     async def _send(self, chat_id: int, item: Outgoing, record: bool = True) -> bool:
+        ok, _ = await self._attempt_send(chat_id, item, record)
+        return ok
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> tuple[bool, T | None, int, str]:
+        """Run ``call`` with the retry policy; return (succeeded, result, attempts, last error)."""
         error = ""
         attempts = 0
         for attempt in range(1, self._policy.attempts + 1):
             attempts = attempt
             try:
-                await self._call(chat_id, item)
-                return True
+                return True, await call(), attempt, ""
             except RetryAfter as exc:
                 error = "RetryAfter"
                 pause = _seconds(exc)
@@ -156,18 +173,49 @@ class Sender:
             if attempt < self._policy.attempts:
                 log.info("send to a chat failed (%s); retry %d in %.1f s", error.split(":")[0], attempt, pause)
                 await asyncio.sleep(pause)
+        return False, None, attempts, error
+
+    async def _attempt_send(
+        self, chat_id: int, item: Outgoing, record: bool = True, reply_to: int | None = None
+    ) -> tuple[bool, Message | None]:
+        ok, message, attempts, error = await self._retrying(lambda: self._call(chat_id, item, reply_to))
+        if ok:
+            return True, message
         log.warning("send to a chat failed after %d attempt(s): %s", attempts, error.split(":")[0])
         if record and self._record_failure is not None:
             try:
                 await self._record_failure(chat_id, item.as_record(), attempts, error)
             except Exception:  # noqa: BLE001 - recording must never take the gateway down
                 log.exception("could not record a failed outbound message")
-        return False
+        return False, None
 
-    async def answer_callback(self, query_id: str) -> None:
-        """Answer a callback query so the client's spinner stops (best effort)."""
+    async def edit(self, chat_id: int, message_id: int, item: Outgoing) -> str:
+        """Replace a text message's text and keyboard; return ``edited``, ``unchanged``, ``gone`` or ``failed``."""
+
+        async def call() -> str:
+            try:
+                await self._bot.edit_message_text(
+                    chat_id=chat_id, message_id=message_id, text=item.text or "", reply_markup=inline_markup(item)
+                )
+            except BadRequest as exc:
+                lowered = exc.message.lower()
+                if "not modified" in lowered:
+                    return "unchanged"
+                if "not found" in lowered or "can't be edited" in lowered or "no text" in lowered:
+                    return "gone"
+                raise
+            return "edited"
+
+        ok, outcome, attempts, error = await self._retrying(call)
+        if not ok or outcome is None:
+            log.warning("editing a message failed after %d attempt(s): %s", attempts, error.split(":")[0])
+            return "failed"
+        return outcome
+
+    async def answer_callback(self, query_id: str, text: str | None = None, *, show_alert: bool = False) -> None:
+        """Answer a callback query so the client's spinner stops, optionally with a notice (best effort)."""
         try:
-            await self._bot.answer_callback_query(callback_query_id=query_id)
+            await self._bot.answer_callback_query(callback_query_id=query_id, text=text, show_alert=show_alert)
         except TelegramError as exc:
             log.info("answerCallbackQuery failed: %s", type(exc).__name__)
 

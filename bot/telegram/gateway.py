@@ -61,6 +61,20 @@ class SenderPort(Protocol):
         ...
 
 
+class HumanDesk(Protocol):
+    """Say what the gateway needs from the staff desk while a human owns a guest's conversation."""
+
+    async def relay_from_guest(
+        self, chat_id: int, *, text: str | None = None, photo: str | None = None, caption: str | None = None
+    ) -> bool:
+        """Pass a guest message to the staff member who owns the conversation; False if nobody does."""
+        ...
+
+    async def evidence_added(self, reference: str) -> None:
+        """Show a photo the guest just attached under the complaint's card."""
+        ...
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     """Tune the gateway; the defaults suit production, tests shorten the times."""
@@ -94,6 +108,16 @@ def parse_typed_link(text: str) -> tuple[str, str] | None:
     if not has_digit or not (has_letter or len(ref) >= 6):
         return None
     return ref, surname
+
+
+def button_title(message: Any, data: str) -> str | None:
+    """Return the title of the inline button carrying ``data`` in ``message``'s keyboard, if it is there."""
+    markup = getattr(message, "reply_markup", None)
+    for row in getattr(markup, "inline_keyboard", None) or ():
+        for button in row:
+            if getattr(button, "callback_data", None) == data:
+                return str(button.text)
+    return None
 
 
 def non_text_response(update: Update) -> str:
@@ -137,6 +161,7 @@ class Gateway:
         self.action_server_up = action_server_up
         self.locks = locks or ChatLocks()
         self.sender: SenderPort | None = None
+        self.human_desk: HumanDesk | None = None  # the staff desk, when STAFF_CHAT_ID is set
         self._kick = asyncio.Event()
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -210,6 +235,8 @@ class Gateway:
         if not text.strip():
             await self.say(chat_id, t.UNSUPPORTED)
             return
+        if self.human_desk is not None and await self.human_desk.relay_from_guest(chat_id, text=text):
+            return  # a human owns the conversation: the assistant stays silent
         typed = parse_typed_link(text)
         if typed is not None:
             await self.link(chat_id, typed[0], surname=typed[1])
@@ -232,6 +259,10 @@ class Gateway:
             await self.say(chat_id, t.BUTTON_EXPIRED)
             return
         await self.sender.clear_keyboard(chat_id, message.message_id)
+        if self.human_desk is not None:
+            title = button_title(message, query.data or "") or payload
+            if await self.human_desk.relay_from_guest(chat_id, text=title):
+                return
         await self.converse(chat_id, payload)
 
     async def on_photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -247,10 +278,15 @@ class Gateway:
             kind="photo", file_ref=largest.file_id, caption=message.caption,
             window=self.config.evidence_window,
         )
+        desk = self.human_desk
+        if desk is not None and await desk.relay_from_guest(chat_id, photo=largest.file_id, caption=message.caption):
+            return  # the human who owns the conversation sees the photo under the card
         if attached is None:
             await self.say(chat_id, t.PHOTO_NO_COMPLAINT)
             return
         await self.say(chat_id, t.PHOTO_ATTACHED, complaint_reference=attached.complaint_reference)
+        if desk is not None:
+            await desk.evidence_added(attached.complaint_reference)
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer voice, stickers, locations, documents and anything else politely."""

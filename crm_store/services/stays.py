@@ -12,6 +12,10 @@ of rules:
 - A check-out schedules one ``survey_invite`` follow-up (idempotency key ``survey:<reference>``), due on the
   policy's day at the policy's time in hotel time; when that moment has already passed it is due at once
   (catch-up) and its payload says so.
+- A check-in (``check_in`` or a PMS ``check_in`` event) and a PMS ``reservation`` event for a stay of at
+  least ``pulse_min_nights`` nights schedule one ``pulse_check`` follow-up (key ``pulse:<reference>``) on
+  day ``pulse_day`` of the stay at ``pulse_time`` hotel time. The scheduler re-checks the stay when it fires.
+- ``SurveyTiming.from_rules`` takes both timings from the policy file (``surveys`` section).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sqlalchemy import select
 from crm_store.clock import Clock, ensure_utc
 from crm_store.errors import CrmError, NotFound, ValidationError
 from crm_store.model import FollowUp, FollowUpStatus, Guest, ProcessedUpdate, Stay, StayStatus
+from crm_store.recovery_policy import SurveyRules
 from crm_store.repositories import insert_ignoring_conflict
 from crm_store.services.complaints import check_room
 from crm_store.unit_of_work import SqlUnitOfWork
@@ -41,8 +46,12 @@ UNCHANGED = "unchanged"
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in StayStatus)
 SURVEY_KIND = "survey_invite"
+PULSE_KIND = "pulse_check"
 SURVEY_DAY_OFFSET = 1
 SURVEY_TIME = time(10, 0)
+PULSE_DAY = 2
+PULSE_TIME = time(17, 0)
+PULSE_MIN_NIGHTS = 3
 ARRIVAL_TIME = time(0, 0)
 DEPARTURE_TIME = time(12, 0)
 PMS_EVENT_SOURCE = "pms"
@@ -104,11 +113,35 @@ class UpsertResult:
 
 @dataclass(frozen=True)
 class SurveyTiming:
-    """Say when a survey invitation goes out: ``day_offset`` days after check-out at ``send_time`` hotel time."""
+    """Say when a survey invitation goes out: ``day_offset`` days after check-out at ``send_time`` hotel time.
+
+    ``delay`` (when set) replaces the day and time: the invitation goes that long after check-out. The
+    ``pulse_*`` fields say when the in-stay pulse check goes (day ``pulse_day`` of the stay, arrival day
+    being day 1, at ``pulse_time``; or ``pulse_delay`` after check-in) and for which stays.
+    """
 
     tz: tzinfo = timezone.utc
     day_offset: int = SURVEY_DAY_OFFSET
     send_time: time = SURVEY_TIME
+    delay: timedelta | None = None
+    pulse_day: int = PULSE_DAY
+    pulse_time: time = PULSE_TIME
+    pulse_min_nights: int = PULSE_MIN_NIGHTS
+    pulse_delay: timedelta | None = None
+
+    @classmethod
+    def from_rules(cls, rules: SurveyRules, tz: tzinfo | None = None) -> SurveyTiming:
+        """Return the timing of the policy file's ``surveys`` section in hotel time zone ``tz``."""
+        return cls(
+            tz=tz or timezone.utc,
+            day_offset=rules.invite_day_offset,
+            send_time=rules.invite_time,
+            delay=rules.invite_delay,
+            pulse_day=rules.pulse_day,
+            pulse_time=rules.pulse_time,
+            pulse_min_nights=rules.pulse_min_nights,
+            pulse_delay=rules.pulse_delay,
+        )
 
 
 # --------------------------------------------------------------------------- validation (pure)
@@ -260,6 +293,8 @@ def stay_bounds(arrival: date, departure: date, tz: tzinfo) -> tuple[datetime, d
 
 def survey_planned_at(checked_out_at: datetime, timing: SurveyTiming) -> datetime:
     """Return when the invitation should go: ``day_offset`` hotel-local days after check-out, at ``send_time``."""
+    if timing.delay is not None:
+        return ensure_utc(checked_out_at) + timing.delay
     local_day = ensure_utc(checked_out_at).astimezone(timing.tz).date()
     return local_to_utc(local_day + timedelta(days=timing.day_offset), timing.send_time, timing.tz)
 
@@ -267,6 +302,61 @@ def survey_planned_at(checked_out_at: datetime, timing: SurveyTiming) -> datetim
 def survey_due_at(checked_out_at: datetime, now: datetime, timing: SurveyTiming) -> datetime:
     """Return the follow-up's due time: the planned time, or ``now`` when that has passed (catch-up)."""
     return max(survey_planned_at(checked_out_at, timing), ensure_utc(now))
+
+
+def stay_nights(arrival: datetime, departure: datetime, tz: tzinfo) -> int:
+    """Return the number of nights of a stay stored as instants (hotel-local calendar days apart)."""
+    return (ensure_utc(departure).astimezone(tz).date() - ensure_utc(arrival).astimezone(tz).date()).days
+
+
+def pulse_planned_at(arrival: datetime, timing: SurveyTiming, checked_in_at: datetime | None = None) -> datetime:
+    """Return when to ask "how is everything so far": day ``pulse_day`` of the stay at ``pulse_time``.
+
+    With ``pulse_delay`` set: that long after check-in (or after arrival when not checked in yet).
+    """
+    if timing.pulse_delay is not None:
+        start = max(ensure_utc(arrival), ensure_utc(checked_in_at)) if checked_in_at else ensure_utc(arrival)
+        return start + timing.pulse_delay
+    first_day = ensure_utc(arrival).astimezone(timing.tz).date()
+    return local_to_utc(first_day + timedelta(days=timing.pulse_day - 1), timing.pulse_time, timing.tz)
+
+
+def pulse_key(reference: str) -> str:
+    """Return the idempotency key of a reservation's pulse-check follow-up."""
+    return f"pulse:{reference}"
+
+
+def schedule_pulse_check(
+    uow: SqlUnitOfWork, now: datetime, stay: Stay, timing: SurveyTiming, checked_in_at: datetime | None = None
+) -> bool:
+    """Insert the stay's pulse_check follow-up if it qualifies (long enough, not over); return whether inserted.
+
+    Due at the planned time, or now when that has passed while the guest is still in the hotel.
+    """
+    if StayStatus(stay.status) not in (StayStatus.BOOKED, StayStatus.IN_HOUSE):
+        return False
+    if stay_nights(stay.arrival, stay.departure, timing.tz) < timing.pulse_min_nights:
+        return False
+    planned = pulse_planned_at(stay.arrival, timing, checked_in_at)
+    if planned >= stay.departure or now >= stay.departure:
+        return False
+    due = max(planned, now)
+    inserted = uow.followups.schedule(
+        kind=PULSE_KIND,
+        subject=stay.reservation_ref,
+        due_at=due,
+        idempotency_key=pulse_key(stay.reservation_ref),
+        payload={
+            "reservation_ref": stay.reservation_ref,
+            "stay_id": stay.id,
+            "guest_id": stay.guest_id,
+            "planned_at": planned.isoformat(),
+        },
+        now=now,
+    )
+    if inserted:
+        log.debug("pulse check for stay %s due at %s", stay.id, due.isoformat())
+    return inserted
 
 
 def event_key(event_id: str) -> int:
@@ -511,7 +601,12 @@ def _survey_due(uow: SqlUnitOfWork, stay: Stay) -> datetime | None:
     return row.due_at if row is not None else None
 
 
-def _timing(tz: tzinfo | None, day_offset: int, send_time: time) -> SurveyTiming:
+def _timing(
+    tz: tzinfo | None, day_offset: int, send_time: time, timing: SurveyTiming | None = None
+) -> SurveyTiming:
+    """Return ``timing`` when given (the policy's), else one built from the separate arguments."""
+    if timing is not None:
+        return timing
     if not isinstance(day_offset, int) or day_offset < 0:
         raise ValidationError("survey_day_offset", "expected a whole number of days >= 0")
     return SurveyTiming(tz or timezone.utc, day_offset, send_time)
@@ -533,12 +628,13 @@ def upsert_reservation(
     tz: tzinfo | None = None,
     survey_day_offset: int = SURVEY_DAY_OFFSET,
     survey_time: time = SURVEY_TIME,
+    timing: SurveyTiming | None = None,
 ) -> UpsertResult:
     """Create or update a reservation and its guest; the same reservation twice never duplicates."""
     reservation = normalise_reservation(
         reference=reference, guest=guest, room=room, arrival=arrival, departure=departure, status=status
     )
-    timing = _timing(tz, survey_day_offset, survey_time)
+    timing = _timing(tz, survey_day_offset, survey_time, timing)
     now = clock.now()
     with uow:
         outcome, stay = apply_reservation(uow, now, reservation, timing)
@@ -548,9 +644,15 @@ def upsert_reservation(
     return result
 
 
-def check_in(uow: SqlUnitOfWork, clock: Clock, *, reference: str) -> UpsertResult:
-    """Mark the reservation in house (a checked-out stay stays checked out); raise NotFound if unknown."""
+def check_in(
+    uow: SqlUnitOfWork, clock: Clock, *, reference: str, timing: SurveyTiming | None = None
+) -> UpsertResult:
+    """Mark the reservation in house (a checked-out stay stays checked out) and schedule its pulse check.
+
+    Raises NotFound for an unknown reservation.
+    """
     ref = check_reference(reference)
+    timing = timing or SurveyTiming()
     now = clock.now()
     with uow:
         stay = uow.stays.get_by_reference(ref)
@@ -558,6 +660,8 @@ def check_in(uow: SqlUnitOfWork, clock: Clock, *, reference: str) -> UpsertResul
             raise NotFound("stay", ref)
         changed = _mark_in_house(stay, now)
         uow.session.flush()
+        if changed:
+            schedule_pulse_check(uow, now, stay, timing, checked_in_at=now)
         result = _result(UPDATED if changed else UNCHANGED, stay)
         uow.commit()
     log.info("stay %s checked in", result.stay_id)
@@ -573,10 +677,15 @@ def check_out(
     tz: tzinfo | None = None,
     survey_day_offset: int = SURVEY_DAY_OFFSET,
     survey_time: time = SURVEY_TIME,
+    timing: SurveyTiming | None = None,
 ) -> UpsertResult:
-    """Mark the reservation checked out and schedule its survey invitation; raise NotFound if unknown."""
+    """Mark the reservation checked out and schedule its survey invitation; raise NotFound if unknown.
+
+    ``timing`` (the policy's, see ``SurveyTiming.from_rules``) replaces ``tz``, ``survey_day_offset`` and
+    ``survey_time``.
+    """
     ref = check_reference(reference)
-    timing = _timing(tz, survey_day_offset, survey_time)
+    timing = _timing(tz, survey_day_offset, survey_time, timing)
     now = clock.now()
     moment = ensure_utc(checked_out_at) if checked_out_at is not None else now
     with uow:
@@ -600,11 +709,15 @@ def apply_pms_event(
     tz: tzinfo | None = None,
     survey_day_offset: int = SURVEY_DAY_OFFSET,
     survey_time: time = SURVEY_TIME,
+    timing: SurveyTiming | None = None,
 ) -> UpsertResult:
-    """Apply one webhook event in one transaction: record its id (DuplicateEvent on replay), upsert, check in/out."""
+    """Apply one webhook event in one transaction: record its id (DuplicateEvent on replay), upsert, check in/out.
+
+    A reservation or check-in of a long enough stay schedules its pulse check (see the module docstring).
+    """
     if event_type not in EVENT_TYPES:
         raise ValidationError("type", f"expected one of {', '.join(EVENT_TYPES)}")
-    timing = _timing(tz, survey_day_offset, survey_time)
+    timing = _timing(tz, survey_day_offset, survey_time, timing)
     key = event_key(event_id)
     now = clock.now()
     with uow:
@@ -617,8 +730,12 @@ def apply_pms_event(
         if not fresh:
             raise DuplicateEvent(key)
         outcome, stay = apply_reservation(uow, now, replace(reservation, status=None), timing)
-        if event_type == "check_in" and _mark_in_house(stay, now) and outcome == UNCHANGED:
+        checked_in = event_type == "check_in" and _mark_in_house(stay, now)
+        if checked_in and outcome == UNCHANGED:
             outcome = UPDATED
+        if event_type in ("reservation", "check_in"):
+            uow.session.flush()
+            schedule_pulse_check(uow, now, stay, timing, checked_in_at=now if event_type == "check_in" else None)
         if event_type == "check_out":
             changed, _ = _mark_checked_out(uow, now, stay, now, timing)
             if changed and outcome == UNCHANGED:

@@ -63,6 +63,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         "REVIEW_LINK": "https://reviews.example/hotel",
         "POLICY_FILE": str(REPO / "examples" / "policy-fast.yml"),
         "QUIET_HOURS": "",
+        "PMS_WEBHOOK_SECRET": "e2e-pms-secret",
     }
     settings = load_settings(env_vars)
     migrate(settings.database_url)

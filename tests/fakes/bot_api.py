@@ -66,6 +66,7 @@ class FakeBotApi:
     calls: list[Call] = field(default_factory=list)
     callback_answers: list[dict[str, Any]] = field(default_factory=list)
     commands: list[dict[str, Any]] = field(default_factory=list)
+    scoped_commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     webhook: dict[str, Any] = field(default_factory=dict)
     # Telegram's update ids only grow for a bot; a test that restarts the fake against the same database
     # must continue the sequence, as the real server would.
@@ -126,11 +127,29 @@ class FakeBotApi:
         """Return a private Chat object."""
         return {"id": chat_id, "type": "private", "first_name": first_name}
 
+    @staticmethod
+    def group_chat(chat_id: int, title: str = "Hotel staff") -> dict[str, Any]:
+        """Return a supergroup Chat object (group ids are negative)."""
+        return {"id": chat_id, "type": "supergroup", "title": title}
+
+    def chat(self, chat_id: int) -> dict[str, Any]:
+        """Return the Chat object of ``chat_id``: a supergroup for negative ids, else a private chat."""
+        return self.group_chat(chat_id) if chat_id < 0 else self.private_chat(chat_id)
+
+    def _replied(self, chat_id: int, message_id: Any) -> dict[str, Any] | None:
+        """Return the message replied to, without its own reply_to_message (as Telegram nests only one level)."""
+        replied = self._messages.get((chat_id, message_id))  # type: ignore[arg-type]
+        if replied is None:
+            return None
+        replied = copy.deepcopy(replied)
+        replied.pop("reply_to_message", None)
+        return replied
+
     def _message(self, chat_id: int, sender: dict[str, Any], chat: dict[str, Any] | None = None, **content: Any) -> dict[str, Any]:
         message = {
             "message_id": next(self._message_ids[chat_id]),
             "from": sender,
-            "chat": chat or self.private_chat(chat_id),
+            "chat": chat or self.chat(chat_id),
             "date": int(time.time()),
             **content,
         }
@@ -163,14 +182,31 @@ class FakeBotApi:
         self._forced.append(copy.deepcopy(update))
         self._wake()
 
-    def send_text(self, chat_id: int, text: str, first_name: str = "Guest") -> dict[str, Any]:
-        """Play a guest sending a text (a leading /command gets its bot_command entity)."""
+    def send_text(self, chat_id: int, text: str, first_name: str = "Guest", *, user: dict[str, Any] | None = None,
+                  reply_to: int | None = None) -> dict[str, Any]:
+        """Play a guest (or ``user``, e.g. staff in a group) sending a text, optionally replying to ``reply_to``.
+
+        A leading /command gets its bot_command entity.
+        """
         content: dict[str, Any] = {"text": text}
         if text.startswith("/"):
             length = len(text.split()[0])
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
-        message = self._message(chat_id, self.guest_user(chat_id, first_name), **content)
+        if reply_to is not None:
+            replied = self._replied(chat_id, reply_to)
+            if replied is None:
+                raise KeyError(f"no message {reply_to} in chat {chat_id}")
+            content["reply_to_message"] = replied
+        message = self._message(chat_id, user or self.guest_user(chat_id, first_name), **content)
         return self.inject({"message": message})
+
+    @staticmethod
+    def user(user_id: int, first_name: str, username: str | None = None) -> dict[str, Any]:
+        """Return a (non-bot) User object, e.g. a staff member in the staff group."""
+        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "en"}
+        if username:
+            user["username"] = username
+        return user
 
     def send_photo(self, chat_id: int, caption: str | None = None) -> dict[str, Any]:
         """Play a guest sending a photo (three sizes, like Telegram)."""
@@ -202,14 +238,14 @@ class FakeBotApi:
                     "mime_type": "application/pdf", "file_size": 20000}
         return self.inject({"message": self._message(chat_id, self.guest_user(chat_id), document=document)})
 
-    def press_button(self, chat_id: int, message_id: int, data: str) -> dict[str, Any]:
-        """Play a guest pressing an inline button of a message the bot sent."""
+    def press_button(self, chat_id: int, message_id: int, data: str, *, user: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Play a guest (or ``user``, e.g. someone in the staff group) pressing an inline button of a bot message."""
         message = self._messages.get((chat_id, message_id))
         if message is None:
             raise KeyError(f"no message {message_id} in chat {chat_id}")
         query = {
-            "id": f"{chat_id}{next(self._file_ids):06d}",
-            "from": self.guest_user(chat_id),
+            "id": f"{abs(chat_id)}{next(self._file_ids):06d}",
+            "from": user or self.guest_user(chat_id),
             "message": message,
             "chat_instance": f"-{chat_id}77",
             "data": data,
@@ -233,6 +269,10 @@ class FakeBotApi:
     def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
         """Return the messages the bot sent to ``chat_id``."""
         return [m for m in self.sent if m["chat"]["id"] == chat_id]
+
+    def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        """Return a message as it is now (after any edits)."""
+        return copy.deepcopy(self._messages[(chat_id, message_id)])
 
     def calls_of(self, method: str) -> list[Call]:
         """Return every call of ``method``, answered or refused."""
@@ -371,7 +411,26 @@ class FakeBotApi:
         content: dict[str, Any] = {"text": text}
         if params.get("reply_markup"):
             content["reply_markup"] = params["reply_markup"]
+        error = self._reply_content(chat_id, params, content)
+        if error:
+            return self._error(400, error)
         return self._ok(self._message(chat_id, self.bot_user(), **content))
+
+    def _reply_content(self, chat_id: int, params: dict[str, Any], content: dict[str, Any]) -> str | None:
+        """Add ``reply_to_message`` for reply_parameters / reply_to_message_id; return an error if it is missing."""
+        reply = params.get("reply_parameters") or {}
+        message_id = reply.get("message_id") if isinstance(reply, dict) else None
+        allow_missing = bool(reply.get("allow_sending_without_reply")) if isinstance(reply, dict) else False
+        if message_id is None and params.get("reply_to_message_id") is not None:
+            message_id = params["reply_to_message_id"]
+            allow_missing = str(params.get("allow_sending_without_reply", "")).lower() == "true"
+        if message_id is None:
+            return None
+        replied = self._replied(chat_id, int(message_id))
+        if replied is None:
+            return None if allow_missing else "Bad Request: message to be replied not found"
+        content["reply_to_message"] = replied
+        return None
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> web.Response:
         chat_id = params.get("chat_id")
@@ -380,16 +439,23 @@ class FakeBotApi:
         photo = params.get("photo")
         if not photo:
             return self._error(400, "Bad Request: there is no photo in the request")
+        if isinstance(photo, str) and not photo.startswith(("http://", "https://")) and photo not in self._files:
+            return self._error(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if isinstance(params.get("caption"), str) and len(params["caption"]) > 1024:
+            return self._error(400, "Bad Request: message caption is too long")
         bad = self._check_markup(params.get("reply_markup"))
         if bad:
             return self._error(400, bad)
         content: dict[str, Any] = {"photo": self._photo_sizes()}
         if isinstance(photo, str):
-            content["_source"] = photo  # not in the Bot API; lets tests see which URL was sent
+            content["_source"] = photo  # not in the Bot API; lets tests see which URL or file id was sent
         if params.get("caption"):
             content["caption"] = params["caption"]
         if params.get("reply_markup"):
             content["reply_markup"] = params["reply_markup"]
+        error = self._reply_content(chat_id, params, content)
+        if error:
+            return self._error(400, error)
         return self._ok(self._message(chat_id, self.bot_user(), **content))
 
     @staticmethod
@@ -417,10 +483,23 @@ class FakeBotApi:
         return self._ok(copy.deepcopy(message))
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> web.Response:
-        changes: dict[str, Any] = {"text": params.get("text")}
-        if "reply_markup" in params:
-            changes["reply_markup"] = params["reply_markup"]
-        return self._edit(params, **changes)
+        message = self._messages.get((params.get("chat_id"), params.get("message_id")))  # type: ignore[arg-type]
+        text = params.get("text")
+        if message is not None and "text" not in message:
+            return self._error(400, "Bad Request: there is no text in the message to edit")
+        if not isinstance(text, str) or not text.strip():
+            return self._error(400, "Bad Request: message text is empty")
+        if len(text) > 4096:
+            return self._error(400, "Bad Request: MESSAGE_TOO_LONG")
+        bad = self._check_markup(params.get("reply_markup"))
+        if bad:
+            return self._error(400, bad)
+        # Like Telegram, an edit without reply_markup removes the inline keyboard.
+        markup = params.get("reply_markup") or None
+        if message is not None and message.get("text") == text and message.get("reply_markup") == markup:
+            return self._error(400, "Bad Request: message is not modified: specified new message content and reply "
+                                    "markup are exactly the same as a current content and reply markup of the message")
+        return self._edit(params, text=text, reply_markup=markup)
 
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> web.Response:
         return self._edit(params, reply_markup=params.get("reply_markup"))
@@ -436,7 +515,11 @@ class FakeBotApi:
         return self._ok(dict(file))
 
     async def _m_setMyCommands(self, params: dict[str, Any]) -> web.Response:
-        self.commands = list(params.get("commands") or [])
+        scope = params.get("scope") or {"type": "default"}
+        if scope.get("type") == "default":
+            self.commands = list(params.get("commands") or [])
+        else:
+            self.scoped_commands[json.dumps(scope, sort_keys=True)] = list(params.get("commands") or [])
         return self._ok(True)
 
     async def _m_getMyCommands(self, params: dict[str, Any]) -> web.Response:

@@ -21,14 +21,29 @@ class FakeSender:
     def __init__(self) -> None:
         self.sent: list[tuple[int, Outgoing]] = []
         self.answered: list[str] = []
+        self.answers: list[tuple[str, str | None, bool]] = []
         self.cleared: list[tuple[int, int]] = []
+        self.replies: list[tuple[int, int | None]] = []  # (index in sent, replied-to message id)
+        self.edits: list[tuple[int, int, Outgoing]] = []
+        self.next_message_id = 1000
 
     async def deliver(self, chat_id: int, items: list[Outgoing], *, record: bool = True) -> int:
         self.sent.extend((chat_id, item) for item in items)
         return len(items)
 
-    async def answer_callback(self, query_id: str) -> None:
+    async def send(self, chat_id: int, item: Outgoing, *, reply_to: int | None = None, record: bool = True) -> Any:
+        self.sent.append((chat_id, item))
+        self.replies.append((len(self.sent) - 1, reply_to))
+        self.next_message_id += 1
+        return SimpleNamespace(message_id=self.next_message_id, chat=SimpleNamespace(id=chat_id))
+
+    async def edit(self, chat_id: int, message_id: int, item: Outgoing) -> str:
+        self.edits.append((chat_id, message_id, item))
+        return "edited"
+
+    async def answer_callback(self, query_id: str, text: str | None = None, *, show_alert: bool = False) -> None:
         self.answered.append(query_id)
+        self.answers.append((query_id, text, show_alert))
 
     async def clear_keyboard(self, chat_id: int, message_id: int) -> None:
         self.cleared.append((chat_id, message_id))

@@ -65,7 +65,9 @@ def test_record_survey_detractor_opens_recovery_complaint_same_transaction(uow, 
     events = db.all(ComplaintEvent)
     assert [(e.kind, e.actor) for e in events] == [("opened", "survey")]
     assert events[0].detail["survey_response_id"] == result.response_id
-    assert [f.idempotency_key for f in db.all(FollowUp)] == [f"sla-ack:{result.recovery_reference}"]
+    ref = result.recovery_reference
+    assert [f.idempotency_key for f in db.all(FollowUp)] == [
+        f"sla-ack:{ref}", f"staff-alert:{ref}:{events[0].id}", f"feedback-alert:survey:{result.response_id}"]
 
 
 @pytest.mark.parametrize(
