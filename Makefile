@@ -14,13 +14,14 @@ export RASA_TELEMETRY_ENABLED := false
 # What the trained model depends on: retrain only when one of these changed.
 MODEL_INPUTS := config.yml $(shell find domain data hotel_nlu -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null | sort)
 
-.PHONY: help install migrate train run chat test test-unit test-e2e validate test-stories test-nlu clean bench-gateway bench-scheduler
+.PHONY: help install migrate train run chat test test-unit test-e2e validate test-stories test-nlu eval clean bench-gateway bench-scheduler
 
 help:
 	@echo "make run     start the assistant (installs, migrates and trains when needed)"
 	@echo "make chat    chat with it as a guest from the terminal (in a second terminal)"
 	@echo "make test    run every test (unit, integration, Rasa stories, NLU split, end-to-end)"
 	@echo "make train   train the Rasa model if data, domain, config or hotel_nlu changed"
+	@echo "make eval    evaluate the NLU (held-out split, cross-validation, baseline, typos) into docs/nlu-results.md"
 
 install: $(STAMP)
 
@@ -54,6 +55,10 @@ test-stories: train
 
 test-nlu: train
 	PYTHONWARNINGS=ignore $(PY) scripts/nlu_report.py
+
+# NLU evaluation: held-out split, 5-fold cross-validation, TF-IDF baseline, typo robustness, latency.
+eval: train
+	PYTHONWARNINGS=ignore $(PY) scripts/eval_nlu.py
 
 test-e2e: train
 	$(PY) -m pytest tests/e2e -q

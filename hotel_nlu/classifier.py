@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import resource
 import time
 from dataclasses import dataclass
@@ -162,6 +163,33 @@ def keyword_examples(labels: Sequence[str] = lexicon.COMPLAINT_CATEGORIES) -> li
     return [(kw, cat) for cat, kws in lexicon.CATEGORY_KEYWORDS.items() if cat in labels for kw in kws]
 
 
+_CLAUSE_SPLIT = re.compile(
+    r"[.!?;]+\s*|\s*,?\s*\b(?:but|however|although|though|whereas|except|yet|apart from|other than|shame|pity|"
+    r"unfortunately|sadly)\b\s*",
+    re.IGNORECASE,
+)
+
+
+def complaint_focus(text: str) -> str:
+    """Drop the purely positive clauses of a mixed message ("loved the breakfast but the room smelled").
+
+    The category is about what went wrong, so praise around it is noise for the classifier. A clause is purely
+    positive when it has positive and no negative expressions (`survey_tagging.sentiment_scores`, which handles
+    negation). When no clause is purely positive, or every clause is, the text is returned unchanged.
+    """
+    from hotel_nlu.survey_tagging import sentiment_scores  # survey_tagging imports this module
+
+    parts = [p for p in _CLAUSE_SPLIT.split(text) if p and p.strip()]
+    if len(parts) < 2:
+        return text
+    keep = []
+    for part in parts:
+        positive, negative = sentiment_scores(part)
+        if not (positive and not negative):
+            keep.append(part)
+    return " ".join(keep) if keep and len(keep) < len(parts) else text
+
+
 def classifier_text(text: str) -> str:
     """Prepare text for the classifier: same normalisation as the rules, lower-cased."""
     return lower_same_length(char_normalise(text))
@@ -178,14 +206,16 @@ class CategoryClassifier:
 
     @classmethod
     def create(cls, architecture: str = "charbow", width: int = 64,
-               labels: Sequence[str] = lexicon.COMPLAINT_CATEGORIES, prior_weight: float = 0.4) -> CategoryClassifier:
+               labels: Sequence[str] = lexicon.COMPLAINT_CATEGORIES, prior_weight: float = 0.4,
+               focus: bool = True) -> CategoryClassifier:
         """Create an untrained classifier."""
         nlp = spacy.blank("en")
         nlp.add_pipe(NORM_COMPONENT)
         textcat = nlp.add_pipe(TEXTCAT, config={"model": model_config(architecture, width)})
         for label in labels:
             textcat.add_label(label)
-        meta = {"architecture": architecture, "width": width, "labels": list(labels), "prior_weight": prior_weight}
+        meta = {"architecture": architecture, "width": width, "labels": list(labels), "prior_weight": prior_weight,
+                "focus": focus}
         return cls(nlp, meta)
 
     @property
@@ -214,6 +244,8 @@ class CategoryClassifier:
             raise ValueError(f"unknown categories in training data: {unknown}")
         if not pairs:
             raise ValueError("no training examples")
+        if self.meta.get("focus", False):  # train on what the classifier will see at prediction time
+            pairs = [(complaint_focus(t), c) for t, c in pairs]
         if augment_with_keywords:
             pairs += keyword_examples(labels)
         examples = [
@@ -243,7 +275,13 @@ class CategoryClassifier:
         return stats
 
     def predict_proba(self, text: str) -> dict[str, float]:
-        """Return the probability of every category for `text` (blended with the keyword prior if set)."""
+        """Return the probability of every category for `text` (blended with the keyword prior if set).
+
+        With `focus` in the metadata (the default for new classifiers), purely positive clauses are dropped first
+        (`complaint_focus`).
+        """
+        if self.meta.get("focus", False):
+            text = complaint_focus(text)
         doc = self.nlp.get_pipe(TEXTCAT)(self._doc(text))
         probs = {k: float(v) for k, v in doc.cats.items()}
         if self.prior_weight > 0:

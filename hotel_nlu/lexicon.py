@@ -73,7 +73,7 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "ground": ("ground floor", "ground level", "groundfloor", "street level", "ground floors"),
     },
     "quiet_room": {
-        "quiet": ("quiet room", "quiet", "quieter", "quieter room", "quiet place", "quiet area", "quiet side",
+        "quiet": ("quiet room", "quite room", "quite rooms", "quiet", "quieter", "quieter room", "quiet place", "quiet area", "quiet side",
                   "peace and quiet", "peaceful", "peaceful room", "silent room", "soundproof", "sound proof",
                   "calm room", "tranquil", "away from noise", "away from the noise", "courtyard side",
                   "courtyard room", "facing the courtyard", "light sleeper", "light sleepers", "sensitive to noise",
@@ -98,10 +98,12 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "cool": ("cool room", "cold room", "cooler room", "colder room", "chilly room", "air conditioning on",
                  "ac on", "aircon on", "room cool", "room cold", "room cooler", "room colder", "cool rooms",
                  "cold rooms", "cooler rooms", "colder rooms", "i run hot", "i get hot", "get hot easily",
-                 "i sleep hot", "aircon on cold", "ac on cold", "keep it cool", "keep it cold"),
+                 "i sleep hot", "aircon on cold", "ac on cold", "keep it cool", "keep it cold", "always hot",
+                 "always too hot", "always get hot", "always feel hot", "get too hot", "i feel hot"),
         "warm": ("warm rooms", "warmer rooms", "i get cold", "get cold easily", "i run cold", "i feel the cold",
                  "feel the cold", "warmed up", "warm up the room", "heat the room", "heat up the room",
-                 "heating up", "keep it warm", "i sleep cold",
+                 "heating up", "keep it warm", "i sleep cold", "always cold", "always freezing", "always get cold",
+                 "always feel cold", "always feel the cold", "i feel cold", "get cold at night",
                  "warm room", "warmer room", "hot room", "heated room", "heating on", "room warm", "room warmer",
                  "room hot", "cosy room", "cozy room"),
     },
@@ -115,7 +117,8 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "gluten_free": ("gluten free", "glutenfree", "gluten free diet", "coeliac", "celiac", "celiac disease",
                         "coeliac disease", "no gluten", "without gluten", "gf diet"),
         "lactose_free": ("lactose free", "lactosefree", "lactose intolerant", "lactose intolerance",
-                         "dairy free", "dairyfree", "no dairy", "no lactose", "non dairy", "without dairy"),
+                         "dairy free", "dairyfree", "no dairy", "no lactose", "non dairy", "without dairy",
+                         "intolerant to lactose", "lactose intolerent"),
         "pescatarian": ("pescatarian", "pescetarian", "pescaterian", "pescatarians", "fish but no meat",
                         "eat fish", "do eat fish", "fish is fine", "fish is ok", "fish is okay", "except fish",
                         "fish only", "only fish", "fish and seafood are fine", "but fish",
@@ -193,7 +196,8 @@ PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "interest": {
         "business": ("business trip", "on business", "for business", "business traveller", "business traveler",
-                     "business travel", "work trip", "here for work"),
+                     "business travel", "work trip", "here for work", "travelling for work",
+                     "traveling for work", "in town for work", "here on work", "for work"),
         "golf": ("golfer", "golfing", "play golf", "playing golf", "round of golf"),
         "wine": ("wine tasting", "wine tastings", "wine lover", "wine lovers"),
         "spa": ("spa day", "spa treatment", "spa treatments", "book a massage"),
@@ -238,7 +242,8 @@ CONTEXTUAL_PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
                 "pilates"),
         "golf": ("golf", "golfing", "golfer", "golf course", "golf courses", "tee time", "driving range"),
         "dining": ("fine dining", "dining", "restaurants", "foodie", "gastronomy", "cuisine", "michelin",
-                   "eating out", "local food", "good food"),
+                   "eating out", "local food", "good food", "foodies", "into food", "love food",
+                   "love our food", "restaurant tips", "restaurant recommendations"),
         "wine": ("wine", "wines", "wine tasting", "wine tastings", "winery", "wineries", "vineyard", "vineyards",
                  "sommelier", "oenology"),
         "museums": ("museum", "museums", "art galleries", "art gallery", "galleries", "exhibitions", "art",
@@ -262,7 +267,9 @@ BARE_REJECT_NEXT: frozenset[str] = frozenset({"hot", "cold", "late", "out", "int
                                               "charged", "charge", "billed", "booked", "booking", "check",
                                               "checked", "night", "nights", "time", "times", "shot", "espresso",
                                               "click", "trouble", "standard", "water", "shower", "food", "coffee",
-                                              "tea", "drink", "drinks", "meal", "breakfast", "soup", "dish"})
+                                              "tea", "drink", "drinks", "meal", "breakfast", "soup", "dish",
+                                              "flowers", "flower", "fruit", "towels", "towel", "sheets",
+                                              "linen", "bread", "milk", "juice", "pastries"})
 
 CONTEXT_WORDS: dict[str, frozenset[str]] = {
     "bed_type": frozenset({"bed", "beds", "room", "rooms", "size", "sized", "sleep", "sleeping", "prefer",
@@ -304,7 +311,7 @@ PILLOW_ADJECTIVES: dict[str, tuple[str, ...]] = {
              "plush"),
     "extra": ("extra", "more", "another", "additional", "spare", "two more", "2 more", "a few more",
               "lots of", "loads of", "a lot of", "many", "several", "plenty of", "four", "three", "4", "3",
-              "some more", "second", "an extra", "two extra", "2 extra", "plenty of"),
+              "some more", "second", "an extra", "two extra", "2 extra", "plenty of", "two", "2"),
 }
 # Bare pillow adjectives that are only a pillow value when a pillow noun or bed word is elsewhere in the message.
 PILLOW_BARE: dict[str, tuple[str, ...]] = {
@@ -479,7 +486,8 @@ NAME_INTROS_STRONG: tuple[str, ...] = ("my surname is", "surname is", "my last n
                                        "my name is", "my name's", "my names", "my name", "name is", "name's",
                                        "the name is", "call me", "you can call me", "please call me", "i go by",
                                        "i am called", "i'm called", "im called", "they call me", "name:",
-                                       "my first name is", "first name is", "my full name is")
+                                       "my first name is", "first name is", "my full name is", "booked as",
+                                       "i booked as", "the booking is under")
 # Introductions that often precede non-names ("I'm tired", "this is ridiculous"); the name must pass the
 # stop-list, and for "this is"/"it's" it must be capitalised or followed by "here"/"speaking".
 NAME_INTROS_WEAK: tuple[str, ...] = ("i'm", "i am", "im", "i m")
@@ -584,7 +592,10 @@ CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
                     "smells", "smelly", "stinks", "stink", "odour", "odor", "cockroach", "cockroaches", "bugs",
                     "bed bugs", "bedbugs", "insects", "ants", "trash", "rubbish", "garbage", "bin", "grime",
                     "grimy", "sticky", "crumbs", "vomit", "urine", "housekeeping", "cleaning", "cleaner",
-                    "cleaned", "sheets", "linen", "disgusting", "gross", "used towels", "toilet was dirty"),
+                    "cleaned", "sheets", "linen", "disgusting", "gross", "used towels", "toilet was dirty",
+                    "smell", "smelled", "smelt", "smelling", "reeks", "reek", "cigarette", "cigarettes",
+                    "cigarette smoke", "stale smoke", "smell of smoke", "smells of smoke", "smelled of smoke",
+                    "smelt of smoke", "smells like smoke", "smelled like smoke"),
     "noise": ("noise", "noisy", "loud", "music", "party", "shouting", "screaming", "yelling", "banging",
               "construction", "drilling", "hammering", "neighbours", "neighbors", "next door", "barking",
               "snoring", "thin walls", "can't sleep", "cannot sleep", "couldn't sleep", "kept awake",
@@ -706,3 +717,34 @@ SENTIMENT_NEGATIVE: tuple[str, ...] = (
 SENTIMENT_NEGATIONS: tuple[str, ...] = ("not", "no", "never", "n't", "hardly", "barely", "without", "nothing",
                                         "neither", "nor", "lack", "lacked", "lacking", "wasn't", "isn't",
                                         "weren't", "aren't", "didn't", "don't", "doesn't")
+
+# --------------------------------------------------------------------------------------------------------
+# Spelling: real words one typo away from a lexicon word, never "corrected" (see hotel_nlu/spelling.py).
+# --------------------------------------------------------------------------------------------------------
+# The words the speller may restore: distinctive preference words of five letters or more (four-letter words
+# only through a swap of two adjacent letters: "kign" -> "king", "hihg" -> "high").
+SPELLING_TARGETS: tuple[str, ...] = (
+    "pillow", "pillows", "feather", "feathers", "hypoallergenic", "allergenic", "memory", "cushion",
+    "softer", "firmer", "mattress", "double", "single", "queen", "twin", "king", "kingsize", "queensize",
+    "floor", "floors", "higher", "lower", "ground", "upper", "high", "quiet", "quieter", "quietest", "sleeper",
+    "elevator", "elevators", "lifts", "smoking", "smoker", "smokers", "nonsmoking", "temperature",
+    "degrees", "celsius", "fahrenheit", "thermostat", "aircon", "heating", "cooler", "warmer", "colder",
+    "vegetarian", "vegan", "veggie", "vegans", "halal", "kosher", "gluten", "lactose", "intolerant",
+    "pescatarian", "coeliac", "celiac", "diabetic", "dairy", "allergic", "allergy", "allergies", "peanut",
+    "peanuts", "shellfish", "prawns", "seafood", "nuts", "eggs", "pollen", "hayfever", "newspaper",
+    "newspapers", "guardian", "financial", "times", "journal", "checkin", "checkout", "check", "early",
+    "late", "arrive", "arrival", "leave", "wheelchair", "accessible", "accessibility", "mobility",
+    "crutches", "shower", "hearing", "visually", "impaired", "sighted", "rails", "museums",
+    "museum", "hiking", "running", "jogging", "swimming", "nightlife", "shopping", "business", "massage",
+    "golfer", "golfing", "tasting", "dining", "restaurants", "galleries", "please", "prefer", "preference",
+    "always", "would", "like", "need",
+)
+# Real words one typo away from a target, never corrected (found by running the speller over data/nlu),
+# besides every word of the lexicon tables and a target's inflections (see hotel_nlu/spelling.py).
+SPELLING_PROTECTED: frozenset[str] = frozenset("""
+world wouldn wouldnt quit quite walked cover father weather testing tiles tile rail showed nearly mould
+leaves eating showing drive alive arived pilot warmed daily manage visual trails guten singles cooker
+lover lower power tower flour flood flower floors sleepers quest queue twins kings highs dinning
+running cunning sunning heaing hearing shaver shower allergen peanuts shellfish lover laver later
+latest lately leaves leaved leaver eraly loging smoke smoked message messages mesage mesages flood floods flods
+""".split())

@@ -29,6 +29,7 @@ from hotel_nlu.rules import (
     keyword_hits,
     severity,
 )
+from hotel_nlu.spelling import SPELL_COMPONENT
 from hotel_nlu.text import char_normalise, parse_time
 
 __all__ = [
@@ -59,10 +60,11 @@ class _NormalisingTokenizer:
 
 
 def build_rules_nlp() -> Language:
-    """Build a blank English pipeline with the hotel norm folding and entity rule components."""
+    """Build a blank English pipeline: norm folding, lexicon spelling correction, entity rules."""
     nlp = spacy.blank("en")
     nlp.tokenizer = _NormalisingTokenizer(nlp.tokenizer)
     nlp.add_pipe(NORM_COMPONENT)
+    nlp.add_pipe(SPELL_COMPONENT)
     nlp.add_pipe(RULES_COMPONENT)
     return nlp
 

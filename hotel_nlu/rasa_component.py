@@ -22,6 +22,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import (
     ENTITIES,
     INTENT,
@@ -36,7 +37,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from hotel_nlu import lexicon
 from hotel_nlu.pipeline import CategoryClassifier, build_rules_nlp, extract_entities, severity
-from hotel_nlu.vocabulary import Vocabulary
+from hotel_nlu.vocabulary import Vocabulary, WordCorrector
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +63,21 @@ def lexicon_words() -> list[str]:
     return found
 
 CLASSIFIER_DIR = "category_classifier"
+CORRECTOR_FILE = "word_counts.json"
 VOCABULARY_FILE = "vocabulary.json"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # Source files whose content changes the trained model or the extraction (hashed into the fingerprint).
-_FINGERPRINTED_SOURCES = ("lexicon.py", "text.py", "rules.py", "classifier.py", "pipeline.py", "vocabulary.py")
+_FINGERPRINTED_SOURCES = ("lexicon.py", "text.py", "rules.py", "classifier.py", "pipeline.py", "vocabulary.py",
+                          "spelling.py", "survey_tagging.py")
+
+
+def _sources_digest(names: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    for name in names:
+        path = _PACKAGE_DIR / name
+        digest.update(name.encode())
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
@@ -88,6 +100,9 @@ class HotelLanguage(GraphComponent, EntityExtractorMixin):
             "random_seed": 42,
             "prior_weight": 0.4,
             "augment_with_keywords": True,
+            # classify the category on the clauses that are not purely positive ("loved the breakfast but the
+            # room smelled of smoke" -> "the room smelled of smoke")
+            "focus_negative_clauses": True,
             # a message in which fewer than this share of words is known (one typo allowed per word) is
             # gibberish or another language: its intent becomes nlu_fallback, whatever DIET said
             "min_known_ratio": 0.25,
@@ -101,12 +116,7 @@ class HotelLanguage(GraphComponent, EntityExtractorMixin):
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """Hash the hotel_nlu sources so a change to the lexicon or classifier code invalidates the cache."""
-        digest = hashlib.sha256()
-        for name in _FINGERPRINTED_SOURCES:
-            path = _PACKAGE_DIR / name
-            digest.update(name.encode())
-            digest.update(path.read_bytes() if path.exists() else b"")
-        return digest.hexdigest()
+        return _sources_digest(_FINGERPRINTED_SOURCES)
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  classifier: Optional[CategoryClassifier] = None,
@@ -173,7 +183,8 @@ class HotelLanguage(GraphComponent, EntityExtractorMixin):
                            "only the entity rules will run.")
             return self._resource
         classifier = CategoryClassifier.create(self._config["architecture"],
-                                               prior_weight=float(self._config["prior_weight"]))
+                                               prior_weight=float(self._config["prior_weight"]),
+                                               focus=bool(self._config["focus_negative_clauses"]))
         classifier.train(pairs, epochs=int(self._config["epochs"]), seed=int(self._config["random_seed"]),
                          augment_with_keywords=bool(self._config["augment_with_keywords"]))
         self._classifier = classifier
@@ -246,3 +257,81 @@ class HotelLanguage(GraphComponent, EntityExtractorMixin):
             message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name(entities),
                         add_to_output=True)
         return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
+class HotelSpelling(GraphComponent):
+    """Give misspelt tokens the training word they most likely mean, for the featurizers that follow.
+
+    config.yml, right after the tokenizer:
+
+        - name: WhitespaceTokenizer
+        - name: hotel_nlu.rasa_component.HotelSpelling
+
+    Training counts the words of the NLU examples. At inference, a token the training data never contains
+    ("brokn", "recieve", "brekfast") gets as its *lemma* the most frequent training word one edit away; its text
+    and offsets are untouched, so entities still point at what the guest typed. CountVectorsFeaturizer reads
+    lemmas (`use_lemma`, the default), so DIET sees the word it was trained on.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Return the default config (the component has no options)."""
+        return {}
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """Hash the correction code so a change to it invalidates the cache."""
+        return _sources_digest(("vocabulary.py", "text.py", "rasa_component.py"))
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 corrector: Optional[WordCorrector] = None) -> None:
+        """Create the component with an optional trained corrector."""
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._corrector = corrector
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> HotelSpelling:
+        """Create an untrained component."""
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> HotelSpelling:
+        """Load the word counts from the model storage."""
+        corrector = None
+        try:
+            with model_storage.read_from(resource) as directory:
+                path = Path(directory) / CORRECTOR_FILE
+                if path.exists():
+                    corrector = WordCorrector.load(path)
+        except ValueError:
+            logger.warning("HotelSpelling: no word counts in the model; tokens are left as typed.")
+        return cls(config, model_storage, resource, corrector)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Count the words of the training examples and persist them."""
+        self._corrector = WordCorrector.from_texts(m.get(TEXT) or "" for m in training_data.training_examples)
+        with self._model_storage.write_to(self._resource) as directory:
+            self._corrector.save(Path(directory) / CORRECTOR_FILE)
+        return self._resource
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Correct the training examples too (a no-op for the data the counts came from)."""
+        self.process(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Set the lemma of each misspelt token to the training word it most likely means."""
+        if self._corrector is None:
+            return messages
+        for message in messages:
+            for token in message.get(TOKENS_NAMES[TEXT]) or []:
+                fixed = self._corrector.correct(token.text)
+                if fixed is not None:
+                    token.lemma = fixed
+        return messages
+

@@ -18,6 +18,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from hotel_nlu import lexicon
+from hotel_nlu.spelling import default_speller
 from hotel_nlu.text import (
     BARE_HOUR_PATTERN,
     TIME_PATTERN,
@@ -488,7 +489,8 @@ class HotelEntityRules:
         here = self.name_here_re.match(norm_text)
         if here is not None:
             words = here.group("name").split()
-            if all(w.lower() not in self.name_stop for w in words):
+            if all(w.lower() not in self.name_stop and not default_speller().is_lexicon_word(w.lower())
+                   for w in words):
                 cand = self._name_cand(doc, text, here.start("name"), here.end("name"), 0.85)
                 if cand is not None:
                     out.append(cand)
@@ -500,6 +502,7 @@ class HotelEntityRules:
         t = title.match(norm_text, pos)
         if t is not None:
             pos = t.end()
+        speller = default_speller()
         while len(words) < 3:
             m = self.name_token_re.match(norm_text, pos)
             if m is None:
@@ -508,6 +511,8 @@ class HotelEntityRules:
             lw = word.lower().replace("’", "'")
             capitalised = word[0].isupper()
             if lw in self.name_stop or len(lw) < 2:
+                break
+            if t is None and speller.is_lexicon_word(lw):  # "I'm vgean": a misspelt preference, not a name
                 break
             if not words:
                 if strength in ("weak", "bare") and not capitalised and lw.endswith(lexicon.NAME_REJECT_SUFFIXES):

@@ -46,6 +46,40 @@ def names_used_in_code() -> set[str]:
     return used
 
 
+HOLDOUT = REPO / "tests" / "nlu" / "holdout.yml"
+LEAK_NGRAM = 5
+
+
+def _words(text: str) -> list[str]:
+    return re.sub(r"\W+", " ", text.lower()).split()
+
+
+def _ngrams(text: str, n: int = LEAK_NGRAM) -> set[tuple[str, ...]]:
+    words = _words(text)
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def holdout_leaks() -> list[str]:
+    """Return training examples that repeat a held-out example, or share a run of five words with one.
+
+    The held-out split measures how the model does on wording it has never seen; a copied or lightly edited
+    held-out sentence in data/nlu makes those figures lie.
+    """
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    held = load_data(str(HOLDOUT)).training_examples
+    held_texts = {" ".join(_words(m.get("text"))) for m in held}
+    held_grams: set[tuple[str, ...]] = set()
+    for message in held:
+        held_grams |= _ngrams(message.get("text"))
+    leaks = []
+    for message in load_data(str(REPO / "data" / "nlu")).training_examples:
+        text = message.get("text")
+        if " ".join(_words(text)) in held_texts or _ngrams(text) & held_grams:
+            leaks.append(f"training example repeats held-out wording: {text!r}")
+    return leaks
+
+
 def main() -> int:
     """Validate and report; exit non-zero on a real problem."""
     proc = subprocess.run(
@@ -75,6 +109,7 @@ def main() -> int:
             accepted += 1
             continue
         problems.append(message)
+    problems += holdout_leaks()
     for name in sorted(in_code - responses):
         problems.append(f"code names response {name}, which the domain does not define")
     if proc.returncode != 0:

@@ -119,3 +119,27 @@ def test_component_load_without_persisted_model_uses_rules(tmp_path: Path) -> No
 def test_fingerprint_addon_is_stable_and_hashes_sources() -> None:
     first = HotelLanguage.fingerprint_addon(CONFIG)
     assert first and first == HotelLanguage.fingerprint_addon(CONFIG)
+
+
+def test_hotel_spelling_sets_lemmas_of_misspelt_tokens(tmp_path: Path):
+    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+
+    from hotel_nlu.rasa_component import HotelSpelling
+
+    (tmp_path / "storage").mkdir()
+    storage = LocalModelStorage(tmp_path / "storage")
+    resource = Resource("hotel_spelling")
+    context = ExecutionContext(GraphSchema({}), "test-model")
+    training_data = load_data(str(_write_nlu(tmp_path)))
+    component = HotelSpelling.create(HotelSpelling.get_default_config(), storage, resource, context)
+    assert component.train(training_data) == resource
+    loaded = HotelSpelling.load(HotelSpelling.get_default_config(), storage, resource, context)
+    tokenizer = WhitespaceTokenizer.create(WhitespaceTokenizer.get_default_config(), storage, resource, context)
+    message = Message(data={"text": "the showr is brokn"})
+    tokenizer.process([message])
+    loaded.process([message])
+    tokens = message.get("text_tokens")
+    assert [t.text for t in tokens] == ["the", "showr", "is", "brokn"]
+    assert [t.lemma for t in tokens] == ["the", "shower", "is", "broken"]
+    assert tokens[1].start == 4 and tokens[1].end == 9
+
