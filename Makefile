@@ -39,10 +39,10 @@ $(MODEL_STAMP): $(MODEL_INPUTS) | $(STAMP)
 	@touch $@
 
 run: install train
-	$(PY) -m bot run
+	$(PY) -m bot run $(if $(PROFILE),--profile $(PROFILE),)
 
 chat: install
-	$(PY) -m bot chat $(if $(AS),--as $(AS),)
+	$(if $(PROFILE),PROFILE=$(PROFILE) ,)$(PY) -m bot chat $(if $(AS),--as $(AS),)
 
 validate: install
 	$(PY) scripts/validate_data.py

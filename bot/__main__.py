@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from crm_store.settings import SettingsError, load_settings
@@ -14,7 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="Hotel guest-service assistant")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="migrate, then start the action server, Rasa and the bot process")
+    run_p = sub.add_parser("run", help="migrate, then start and supervise every process of the profile")
+    run_p.add_argument("--profile", choices=["embedded", "prod"], default=None,
+                       help="process layout (default: PROFILE from the environment or .env, else embedded)")
+    run_p.add_argument("--only", default=None, metavar="ROLES",
+                       help="comma-separated roles to run on this host: actions,rasa,bot,scheduler (default: all)")
+    sub.add_parser("init-tracker", help="create Rasa's tracker-store tables (before several replicas start)")
     sub.add_parser("serve", help="run the bot process only (ops HTTP)")
     sub.add_parser("migrate", help="apply database migrations")
     sched_p = sub.add_parser("scheduler", help="run the follow-up scheduler (SLA clocks, guest follow-ups)")
@@ -32,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
 
     report_arguments(report_p)
     args = parser.parse_args(argv)
+    if getattr(args, "profile", None):
+        os.environ["PROFILE"] = args.profile  # before loading settings; the children inherit it
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -49,8 +57,20 @@ def main(argv: list[str] | None = None) -> int:
         except PolicyError as exc:
             print(f"Policy error: {exc}", file=sys.stderr)
             return 2
+        from bot.supervisor import ROLES
 
-        return run(settings)
+        roles = [r.strip() for r in (args.only or ",".join(ROLES)).split(",") if r.strip()]
+        unknown = sorted(set(roles) - set(ROLES))
+        if unknown or not roles:
+            print(f"--only: expected roles among {', '.join(ROLES)}", file=sys.stderr)
+            return 2
+        return run(settings, roles)
+    if args.command == "init-tracker":
+        from bot.supervisor import create_tracker_tables
+
+        create_tracker_tables(settings.tracker_store_url)
+        print("Tracker-store tables are in place.")
+        return 0
     if args.command == "serve":
         from bot.serve import serve
 
@@ -82,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "chat":
         from bot.chat import main as chat_main
 
-        return chat_main(settings.rasa_url, args.name)
+        return chat_main(settings.rasa_client_urls, args.name)  # type: ignore[arg-type] - RasaClient takes a list too
     return 2
 
 

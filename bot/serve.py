@@ -9,7 +9,7 @@ import signal
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
-from bot.health import check_action_server, check_database, check_rasa
+from bot.health import action_servers_up, build_checks
 from bot.ops_http import build_app
 from bot.pms_webhook import PmsWebhook
 from bot.rasa_client import RasaClient
@@ -36,7 +36,7 @@ async def run_telegram(settings: Settings, crm_engine: Engine, rasa: RasaClient,
             session_factory=make_session_factory(crm_engine),
             clock=SystemClock(),
             rasa=rasa,
-            action_server_up=lambda: _action_server_up(settings.action_server_url),
+            action_server_up=lambda: action_servers_up(settings.known_action_server_urls),
         )
         try:
             await runtime.start()
@@ -59,22 +59,12 @@ async def run_telegram(settings: Settings, crm_engine: Engine, rasa: RasaClient,
         return
 
 
-async def _action_server_up(url: str) -> bool:
-    """Tell whether the action server answers its health check."""
-    return (await check_action_server(url)).ok
-
-
 async def serve(settings: Settings) -> None:
     """Serve until SIGINT or SIGTERM."""
     crm_engine = make_engine(settings.database_url)
     tracker_engine = make_engine(settings.tracker_store_url)
-    rasa = RasaClient(settings.rasa_url, settings.rasa_token)
-    checks = [
-        lambda: check_rasa(rasa),
-        lambda: check_action_server(settings.action_server_url),
-        lambda: check_database("crm_database", crm_engine),
-        lambda: check_database("tracker_store", tracker_engine),
-    ]
+    rasa = RasaClient(settings.rasa_client_urls, settings.rasa_token)
+    checks = build_checks(settings, rasa, crm_engine, tracker_engine)
     timing = SurveyTiming.from_rules(load_policy_for(settings).surveys, settings.tz)
     pms = PmsWebhook(make_session_factory(crm_engine), SystemClock(), settings, timing=timing)
     runner = web.AppRunner(build_app(checks, pms=pms), access_log=None)

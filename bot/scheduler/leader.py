@@ -3,6 +3,14 @@
 A stand-by keeps trying and takes over when the active scheduler's session ends (the process died, or
 its connection was lost). The lock is belt and braces: claims are conditional updates and settling is
 conditional on the claim, so even two dispatchers without a lock never settle a row twice.
+
+On PostgreSQL a stand-by *waits* for the lock (``pg_advisory_lock`` under a ``lock_timeout``) instead of
+polling, so it takes over the moment the server ends the active scheduler's session. The lock lives on
+its own connection with TCP keep-alives on both ends (client options and the session's
+``tcp_keepalives_*`` settings), so a scheduler whose host vanished loses the lock within seconds rather
+than after the kernel's two-hour default. An active scheduler whose session was lost (PostgreSQL
+restarted, connection cut) finds out on its next check and steps down; it then competes for the lock
+again with a fresh connection.
 """
 
 from __future__ import annotations
@@ -10,16 +18,22 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
 
 # pg_try_advisory_lock(bigint) key: a fixed positive 63-bit number reserved for the scheduler.
 ADVISORY_LOCK_KEY = 0x2F6A_54B1_93C0_7D11
+# Keep-alive probing of the lock's connection: idle seconds, interval, probes (dead peer noticed in ~11 s).
+KEEPALIVE = (5, 2, 3)
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout expiry
 
 
 class Leadership(Protocol):
@@ -57,24 +71,61 @@ class NoLock:
         """Do nothing."""
 
 
+def lock_engine(engine: Engine) -> Engine:
+    """Return an engine for the lock's own connection: no pool, keep-alives both ways (psycopg2/libpq)."""
+    if engine.dialect.driver != "psycopg2":
+        return engine
+    idle, interval, count = KEEPALIVE
+    options = f"-c tcp_keepalives_idle={idle} -c tcp_keepalives_interval={interval} -c tcp_keepalives_count={count}"
+    return create_engine(
+        engine.url,
+        future=True,
+        poolclass=NullPool,
+        connect_args={
+            "connect_timeout": 5,
+            "keepalives": 1,
+            "keepalives_idle": idle,
+            "keepalives_interval": interval,
+            "keepalives_count": count,
+            "options": options,
+        },
+    )
+
+
 class PostgresAdvisoryLock:
     """Hold a session-level pg advisory lock on a dedicated autocommit connection."""
 
     exclusive = True
 
     def __init__(self, engine: Engine, key: int = ADVISORY_LOCK_KEY) -> None:
-        """Remember the engine and the lock key."""
-        self._engine = engine
+        """Remember the engine (the lock gets its own connection settings) and the lock key."""
+        self._engine = lock_engine(engine)
         self._key = key
         self._conn: Connection | None = None
+        self._mutex = threading.RLock()  # the service checks from worker threads; one statement at a time
 
     def try_acquire(self) -> bool:
         """Call pg_try_advisory_lock on a fresh connection kept open while we lead."""
+        return self.acquire_within(0.0)
+
+    def acquire_within(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the lock (0: just try); keep its connection open while we lead.
+
+        Waiting in PostgreSQL rather than polling means a stand-by gets the lock as soon as the server
+        ends the active scheduler's session.
+        """
+        with self._mutex:
+            return self._acquire_within(timeout_s)
+
+    def _acquire_within(self, timeout_s: float) -> bool:
         if self._conn is not None:
             return self.still_held()
         conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}).scalar())
+            if timeout_s > 0:
+                got = self._wait(conn, timeout_s)
+            else:
+                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}).scalar())
         except Exception:
             conn.close()
             raise
@@ -84,8 +135,25 @@ class PostgresAdvisoryLock:
         self._conn = conn
         return True
 
+    def _wait(self, conn: Connection, timeout_s: float) -> bool:
+        """Block in pg_advisory_lock for at most ``timeout_s``; tell whether we got the lock."""
+        millis = max(1, int(timeout_s * 1000))
+        conn.execute(text("SELECT set_config('lock_timeout', :value, false)"), {"value": f"{millis}ms"})
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": self._key})
+        except OperationalError as exc:
+            if getattr(exc.orig, "pgcode", None) == LOCK_NOT_AVAILABLE:
+                return False
+            raise
+        conn.execute(text("SELECT set_config('lock_timeout', '0', false)"))
+        return True
+
     def still_held(self) -> bool:
-        """Check the lock is still granted to our session (False if the connection is gone)."""
+        """Check the lock is still granted to our session (False, and the connection dropped, if not)."""
+        with self._mutex:
+            return self._still_held()
+
+    def _still_held(self) -> bool:
         if self._conn is None:
             return False
         try:
@@ -97,10 +165,13 @@ class PostgresAdvisoryLock:
                 ),
                 {"key": self._key},
             ).scalar()
-            return bool(held)
         except Exception:  # noqa: BLE001 - a dead connection means the lock is gone
             self._drop()
             return False
+        if not held:
+            self._drop()  # the next attempt starts from a fresh session
+            return False
+        return True
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -112,6 +183,10 @@ class PostgresAdvisoryLock:
 
     def release(self) -> None:
         """Unlock and close the connection."""
+        with self._mutex:
+            self._release()
+
+    def _release(self) -> None:
         if self._conn is None:
             return
         try:

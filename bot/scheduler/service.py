@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 WAKE_JOB = "wake"
 TICK_JOB = "tick"
+LOCK_CHECK_S = 1.0  # how often the active scheduler checks it still holds the lock
 
 
 def worker_name() -> str:
@@ -65,61 +67,106 @@ class SchedulerService:
         self.policy = policy
         self._aps: AsyncIOScheduler | None = None
         self.leading = asyncio.Event()
+        self._lost = False
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set: stand by until we hold the lock, then lead until stopped or lost."""
+        """Run until ``stop`` is set: stand by until we hold the lock, then lead until stopped or lost.
+
+        A database failure while leading (PostgreSQL restarted, connection cut) makes this scheduler
+        step down and compete for the lock again; it never ends the process.
+        """
         standby_logged = False
+        poll = self.policy.dispatch.standby_poll.total_seconds()
+        # A lock that can wait in the database (PostgreSQL) is handed the whole poll interval: the
+        # stand-by then takes over as soon as the active scheduler's session ends.
+        wait_for_lock = getattr(self.leadership, "acquire_within", None)
         try:
             while not stop.is_set():
+                waited = False
+                started = time.monotonic()
                 try:
-                    acquired = await asyncio.to_thread(self.leadership.try_acquire)
+                    if wait_for_lock is not None:
+                        acquired = await asyncio.to_thread(wait_for_lock, poll)
+                        # Only a full wait replaces the poll's sleep (never spin on a quick refusal).
+                        waited = time.monotonic() - started >= poll / 2
+                    else:
+                        acquired = await asyncio.to_thread(self.leadership.try_acquire)
                 except Exception as exc:  # noqa: BLE001 - the database may be briefly unreachable
                     log.warning("could not try the scheduler lock: %s", type(exc).__name__)
                     acquired = False
+                    waited = False
                 if not acquired:
                     if not standby_logged:
                         log.info("another scheduler is active; standing by")
                         standby_logged = True
-                    await _sleep_or_stop(stop, self.policy.dispatch.standby_poll.total_seconds())
+                    if not waited:
+                        await _sleep_or_stop(stop, poll)
                     continue
                 standby_logged = False
-                await self._lead(stop)
+                try:
+                    await self._lead(stop)
+                except Exception as exc:  # noqa: BLE001 - step down, then compete again
+                    log.error("the active scheduler failed (%s); stepping down", type(exc).__name__)
+                    await self._step_down()
+                    await _sleep_or_stop(stop, poll)
+                    continue
+                if not stop.is_set():
+                    await self._step_down()
         finally:
+            await self._step_down()
+
+    async def _step_down(self) -> None:
+        """Release the lock (or drop its dead connection) so that the next attempt starts afresh."""
+        try:
             await asyncio.to_thread(self.leadership.release)
+        except Exception as exc:  # noqa: BLE001 - a dead session has released the lock already
+            log.warning("could not release the scheduler lock cleanly: %s", type(exc).__name__)
 
     async def _lead(self, stop: asyncio.Event) -> None:
         """Catch up, then keep dispatching until stopped or the lock is lost."""
         log.info("this scheduler is now the active dispatcher (worker %s)", self.dispatcher.queue.worker)
+        self._lost = False
         self.dispatcher.resume()
-        await self.dispatcher.recover_claims(all_claims=self.leadership.exclusive)
         tick = self.policy.dispatch.safety_tick.total_seconds()
-        aps = AsyncIOScheduler(timezone=timezone.utc)
-        self._aps = aps
-        aps.add_job(
-            self.wake, IntervalTrigger(seconds=tick, timezone=timezone.utc), id=TICK_JOB,
-            max_instances=3, coalesce=True, misfire_grace_time=None,
-        )
-        aps.start()
-        self.leading.set()
+        check_every = min(tick, LOCK_CHECK_S)
+        aps: AsyncIOScheduler | None = None
         try:
+            await self.dispatcher.recover_claims(all_claims=self.leadership.exclusive)
+            aps = AsyncIOScheduler(timezone=timezone.utc)
+            self._aps = aps
+            aps.add_job(
+                self.wake, IntervalTrigger(seconds=tick, timezone=timezone.utc), id=TICK_JOB,
+                max_instances=3, coalesce=True, misfire_grace_time=None,
+            )
+            aps.start()
+            self.leading.set()
             await self.wake()
-            while not stop.is_set():
-                await _sleep_or_stop(stop, tick)
-                if not await asyncio.to_thread(self.leadership.still_held):
-                    log.error("lost the scheduler lock; stepping down")
+            while not stop.is_set() and not self._lost:
+                await _sleep_or_stop(stop, check_every)
+                if stop.is_set():
                     break
+                if not await asyncio.to_thread(self.leadership.still_held):
+                    self._lost = True
+            if self._lost:
+                log.error("lost the scheduler lock (database session ended); stepping down")
         finally:
             self.leading.clear()
             self.dispatcher.stop()
-            aps.shutdown(wait=False)
+            if aps is not None:
+                aps.shutdown(wait=False)
             self._aps = None
             await self.dispatcher.idle()
 
     async def wake(self) -> None:
         """Dispatch what is due, then book a wake-up at the next due time (no-op while a pass runs)."""
-        if self.dispatcher.busy:
+        if self.dispatcher.busy or self._lost:
             return
         try:
+            # Never dispatch on a lock we may have lost (e.g. PostgreSQL restarted since the last check).
+            if not await asyncio.to_thread(self.leadership.still_held):
+                self._lost = True
+                self.dispatcher.stop()
+                return
             await self.dispatcher.run_due()
             next_due = await self.dispatcher.next_due_at()
         except Exception as exc:  # noqa: BLE001 - the safety tick tries again
@@ -179,7 +226,7 @@ def build_service(
     sessions = make_session_factory(engine)
     own: list[object] = [engine]
     if rasa is None:
-        client = RasaClient(settings.rasa_url, settings.rasa_token)
+        client = RasaClient(settings.rasa_client_urls, settings.rasa_token)
         own.append(client)
         rasa = client
     failure_rung = policy.ladder[1] if len(policy.ladder) > 1 else policy.ladder[0]
