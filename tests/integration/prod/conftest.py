@@ -76,9 +76,21 @@ class PgDatabases:
         """End every session connected to the database of ``url`` (what a PostgreSQL restart does to them)."""
         name = make_url(url).database
         with self.admin.connect() as conn:
-            return len(conn.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name}).all())
+            pids = [r[0] for r in conn.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"),
+                {"name": name}).all()]
+            for pid in pids:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            # pg_terminate_backend only signals: wait until those backends are gone (and their locks with them),
+            # or a lock holder that is still exiting would be counted as the new leader.
+            deadline = time.monotonic() + 10
+            while pids and time.monotonic() < deadline:
+                alive = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"),
+                                     {"pids": pids}).scalar_one()
+                if not alive:
+                    break
+                time.sleep(0.05)
+        return len(pids)
 
     def advisory_holders(self, url: str, key: int) -> list[int]:
         """Return the backend pids holding advisory lock ``key`` in the database of ``url``."""
