@@ -14,7 +14,7 @@ export RASA_TELEMETRY_ENABLED := false
 # What the trained model depends on: retrain only when one of these changed.
 MODEL_INPUTS := config.yml $(shell find domain data hotel_nlu -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null | sort)
 
-.PHONY: help install migrate train run chat test test-unit test-e2e validate test-stories test-nlu eval clean bench-gateway bench-scheduler
+.PHONY: help install migrate train run chat test test-unit test-e2e validate test-stories test-nlu eval clean bench-gateway bench-scheduler chaos
 
 help:
 	@echo "make run     start the assistant (installs, migrates and trains when needed)"
@@ -75,3 +75,8 @@ bench-gateway: train
 
 bench-scheduler: install
 	$(PY) scripts/bench_scheduler.py
+
+# Fault tests (about 15 min): 50 guests on Telegram while each process of the production profile is SIGKILLed in
+# turn and a private PostgreSQL is stopped for 10 s; ends with `chaos: kills=... unanswered=...` (docs/chaos.md).
+chaos: train
+	PYTHONWARNINGS=ignore $(PY) scripts/chaos.py $(CHAOS_ARGS)

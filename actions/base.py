@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-RETRY_DELAYS_S = (0.2, 0.8, 2.0)
+# Ride out a database restart (about 10 s): about 16 s in all, well inside the gateway's 30-s Rasa time-out.
+RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
 
 
 async def call_service(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

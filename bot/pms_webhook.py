@@ -131,6 +131,31 @@ def _split_name(name: str) -> tuple[str | None, str]:
     return " ".join(words[:-1]), words[-1]
 
 
+def _unstorable_text(document: Any) -> str | None:
+    """Say why a decoded JSON document holds text no database can store, or None when it holds none.
+
+    JSON may escape an unpaired UTF-16 surrogate (``"\\ud800"``) or a NUL (``"\\u0000"``); neither is text a
+    name or a reference can hold (PostgreSQL refuses NUL, and no driver can encode a lone surrogate).
+    Iterative, so a deeply nested body cannot exhaust the stack.
+    """
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "a string holds a NUL character"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string holds an unpaired surrogate escape"
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return None
+
+
 def parse_event(body: bytes) -> PmsEvent:
     """Parse and validate the JSON body; raise EventError(400/422) naming the first bad field."""
     try:
@@ -142,6 +167,9 @@ def parse_event(body: bytes) -> PmsEvent:
         raise EventError(400, f"body is not valid JSON ({message})") from None
     if not isinstance(document, dict):
         raise EventError(422, "body: expected a JSON object")
+    bad_text = _unstorable_text(document)
+    if bad_text is not None:
+        raise EventError(400, f"body is not valid JSON text ({bad_text})")
     event_id = _string(document, "event_id", "event_id", required=True)
     assert event_id is not None
     if not _EVENT_ID.match(event_id):

@@ -161,8 +161,13 @@ class OutboundStatus(str, enum.Enum):
 
 
 class InboundStatus(str, enum.Enum):
-    """Name the states of a guest message kept while the dialogue service was unreachable."""
+    """Name the states of a guest message kept while the dialogue service was unreachable.
 
+    ``received``: journalled when the gateway took the update and still being answered; the row is deleted
+    once answered, or becomes ``pending`` if it has to wait (or if the gateway died while answering it).
+    """
+
+    RECEIVED = "received"
     PENDING = "pending"
     ANSWERED = "answered"
     FAILED = "failed"

@@ -497,6 +497,15 @@ class InboxRepository(_Repository):
             ).scalars()
         )
 
+    def requeue_received(self, now: datetime) -> int:
+        """Turn every ``received`` row (its gateway stopped while answering it) into a ``pending`` one."""
+        result = self.session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.status == InboundStatus.RECEIVED)
+            .values(status=InboundStatus.PENDING, last_error="gateway stopped while answering", updated_at=now)
+        )
+        return int(result.rowcount or 0)
+
     def count_pending_for(self, channel: str, external_id: str) -> int:
         """Count the pending messages of one conversation."""
         return int(

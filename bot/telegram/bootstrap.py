@@ -26,6 +26,7 @@ from bot.telegram.delivery import PerChatRateLimiter, RetryPolicy, Sender
 from bot.telegram.gateway import Gateway, GatewayConfig, RasaPort
 from bot.telegram.staff_desk import StaffDesk, StaffDeskConfig
 from bot.telegram.texts import Texts, load_texts
+from bot.telegram.webhook import WebhookReceiver, valid_update_id
 from crm_store.clock import Clock
 from crm_store.policy import SlaPolicy
 from crm_store.settings import Settings
@@ -33,6 +34,8 @@ from crm_store.settings import Settings
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.telegram.org"
+POLL_RETRY_FIRST_S = 1.0
+POLL_RETRY_MAX_S = 30.0
 GUEST = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE  # edits of old messages are ignored
 
 
@@ -62,6 +65,8 @@ def build_application(settings: Settings, gateway: Gateway, desk: StaffDesk | No
     """Build the python-telegram-bot Application for ``gateway`` and the staff desk (no network traffic yet)."""
     if not settings.telegram_bot_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    # httpx logs every request URL at INFO, and Bot API URLs carry the bot token: keep it out of the logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     root = api_root(settings)
     config = gateway.config
 
@@ -85,7 +90,7 @@ def build_application(settings: Settings, gateway: Gateway, desk: StaffDesk | No
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .rate_limiter(PerChatRateLimiter(max_retries=config.rate_limit_retries))
-        .concurrent_updates(PerChatUpdateProcessor(gateway.locks))
+        .concurrent_updates(PerChatUpdateProcessor(gateway.locks, after=gateway.after_update))
         .post_init(post_init)
         .build()
     )
@@ -103,6 +108,8 @@ class GatewayRuntime:
     desk: StaffDesk | None = None
     _retry_task: asyncio.Task[None] | None = field(default=None, init=False)
     _desk_task: asyncio.Task[None] | None = field(default=None, init=False)
+    _poll_task: asyncio.Task[None] | None = field(default=None, init=False)
+    _webhook: WebhookReceiver | None = field(default=None, init=False)
 
     async def start(self) -> None:
         """Initialise the bot (getMe), start receiving updates and the retry loop."""
@@ -110,35 +117,81 @@ class GatewayRuntime:
         await app.initialize()
         if app.post_init is not None:
             await app.post_init(app)
+        # Messages a previous gateway process was still answering when it stopped are answered late.
+        await self.gateway.recover_journal()
         if self.settings.telegram_webhook_url:
             url = self.settings.telegram_webhook_url
-            await app.updater.start_webhook(  # type: ignore[union-attr]
-                listen=self.settings.telegram_webhook_listen,
-                port=self.settings.telegram_webhook_port,
-                url_path=urlsplit(url).path.lstrip("/"),
-                webhook_url=url,
-                secret_token=self.settings.telegram_webhook_secret,
+            # Our own receiver, not PTB's start_webhook: PTB's answers 500 to a body that is not JSON and
+            # logs unparseable updates in full (guest text included).
+            receiver = WebhookReceiver(
+                app, secret_token=self.settings.telegram_webhook_secret or None, path=urlsplit(url).path or "/",
+                admit=self.gateway.admit, admitted=self.gateway.admitted,
+            )
+            await receiver.start(self.settings.telegram_webhook_listen, self.settings.telegram_webhook_port)
+            self._webhook = receiver
+            await app.bot.set_webhook(
+                url=url, secret_token=self.settings.telegram_webhook_secret or None, max_connections=40
             )
             log.info("Telegram gateway receiving updates by webhook")
         else:
-            await app.updater.start_polling(  # type: ignore[union-attr]
-                timeout=self.gateway.config.poll_timeout_s, drop_pending_updates=False
-            )
+            # Our own long polling, not PTB's Updater: PTB confirms fetched updates to Telegram (the next
+            # getUpdates offset) before they are handled, so a gateway killed meanwhile lost them.
+            await app.bot.delete_webhook(drop_pending_updates=False)
+            self._poll_task = asyncio.create_task(self._poll(), name="tg-poll")
             log.info("Telegram gateway receiving updates by long polling")
         await app.start()
         self._retry_task = asyncio.create_task(self.gateway.retry_loop(), name="tg-pending-retry")
         if self.desk is not None:
             self._desk_task = asyncio.create_task(self.desk.run(), name="tg-staff-desk")
 
+    async def _poll(self) -> None:
+        """Long-poll getUpdates; record each update (and journal a guest message) before confirming it.
+
+        An update is confirmed to Telegram only by the next call's offset, and only once ``Gateway.admit``
+        has recorded it, so every update is either still at Telegram or in the database, whatever kills the
+        process. If the database stays unreachable, the update is simply fetched again later.
+        """
+        app, gateway = self.app, self.gateway
+        offset: int | None = None
+        pause = POLL_RETRY_FIRST_S
+        while True:
+            try:
+                updates = await app.bot.get_updates(offset=offset, timeout=gateway.config.poll_timeout_s)
+            except TelegramError as exc:  # Telegram unreachable, a 5xx, a time-out: try again
+                log.warning("getUpdates failed (%s); retrying in %.0f s", type(exc).__name__, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, POLL_RETRY_MAX_S)
+                continue
+            pause = POLL_RETRY_FIRST_S
+            for update in updates:
+                if not valid_update_id(update.update_id):
+                    log.warning("update with an unusable id dropped")
+                    continue
+                try:
+                    fresh = await gateway.admit(update)
+                except Exception as exc:  # noqa: BLE001 - not recorded: leave it at Telegram, fetch it again
+                    log.error("could not record update %s (%s); fetching it again", update.update_id, type(exc).__name__)
+                    await asyncio.sleep(POLL_RETRY_FIRST_S)
+                    break
+                offset = update.update_id + 1
+                if fresh:
+                    gateway.admitted(update)
+                    await app.update_queue.put(update)
+                else:
+                    log.info("update %s already handled; skipped", update.update_id)
+
     async def stop(self) -> None:
         """Stop receiving, finish the updates in flight, and shut the bot down."""
-        for task in (self._retry_task, self._desk_task):
+        for task in (self._poll_task, self._retry_task, self._desk_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._retry_task = self._desk_task = None
+        self._poll_task = self._retry_task = self._desk_task = None
         app = self.app
+        if self._webhook is not None:
+            await self._webhook.stop()
+            self._webhook = None
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:

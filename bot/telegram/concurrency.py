@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
@@ -37,19 +37,30 @@ def chat_id_of(update: object) -> int | None:
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Run updates concurrently across chats while serialising the updates of one chat."""
 
-    def __init__(self, locks: ChatLocks, max_concurrent_updates: int = 256) -> None:
-        """Share ``locks`` with anything else that must not interleave with a chat's updates."""
+    def __init__(
+        self, locks: ChatLocks, max_concurrent_updates: int = 256,
+        after: Callable[[object], Awaitable[None]] | None = None,
+    ) -> None:
+        """Share ``locks`` with anything else that must not interleave with a chat's updates.
+
+        ``after(update)`` runs once every handler of the update has run (or failed), still under the lock.
+        """
         super().__init__(max_concurrent_updates)
         self._chat_locks = locks
+        self._after = after
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Await the update's handlers while holding its chat's lock."""
         chat_id = chat_id_of(update)
         if chat_id is None:
             await coroutine
+            if self._after is not None:
+                await self._after(update)
             return
         async with self._chat_locks.lock(chat_id):
             await coroutine
+            if self._after is not None:
+                await self._after(update)
 
     async def initialize(self) -> None:
         """Do nothing: there is nothing to allocate."""

@@ -40,6 +40,7 @@ from bot.telegram.cards import (
 from bot.telegram.delivery import Sender
 from bot.telegram.gateway import CHANNEL, Gateway
 from bot.telegram.rendering import CAPTION_MAX_CHARS, Outgoing, split_text
+from bot.telegram.webhook import fits_int64
 from crm_store.errors import NotFound, ValidationError
 from crm_store.policy import SlaPolicy
 from crm_store.services import cases, handoff, messaging, staff_cards
@@ -149,6 +150,8 @@ class StaffDesk:
         """Tell whether a Telegram user may act on the desk (STAFF_USER_IDS or an active StaffMember)."""
         if user_id in self.config.user_ids:
             return True
+        if not fits_int64(user_id):
+            return False  # no staff_member row can hold it (the database would refuse the query)
         return await self.db(staff_cards.staff_member, user_id) is not None
 
     async def authorised(self, user: User | None, chat_id: int | None, what: str) -> bool:

@@ -19,6 +19,21 @@ TEXT_MAX_LENGTH = 4096
 ERROR_MAX_LENGTH = 500
 
 
+def storable_text(text: str) -> str:
+    """Return ``text`` as every database can store it: no NUL characters, lone surrogates replaced.
+
+    PostgreSQL refuses NUL in text columns and neither driver can encode a lone UTF-16 surrogate (JSON allows
+    ``\\ud800``); the guest's words are otherwise kept as written, cut to TEXT_MAX_LENGTH.
+    """
+    cleaned = text.replace("\x00", "")
+    cleaned = cleaned.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(cleaned) else cleaned
+    return cleaned[:TEXT_MAX_LENGTH]
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
 @dataclass(frozen=True)
 class PendingMessage:
     """Describe a guest message kept until the dialogue service can answer it."""
@@ -56,6 +71,81 @@ def claim_update(uow: SqlUnitOfWork, clock: Clock, source: str, update_id: int) 
     return fresh
 
 
+def admit_update(
+    uow: SqlUnitOfWork, clock: Clock, source: str, update_id: int, *, channel: str, external_id: str, text: str
+) -> tuple[bool, int | None]:
+    """Record an inbound update id and journal the guest's text (``received``) in the same transaction.
+
+    Returns (fresh, journal id): (False, None) for a redelivery, which journals nothing. The journal row is
+    what lets a gateway killed while answering answer the message after its restart (``requeue_received``);
+    ``release_received`` deletes it once answered and ``defer_received`` keeps it for later.
+    """
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        raise ValidationError("update_id", "expected an integer")
+    source = source.strip()[:32] if isinstance(source, str) else ""
+    if not source:
+        raise ValidationError("source", "empty")
+    channel, external_id = _check_identity(channel, external_id)
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationError("text", "empty")
+    now = clock.now()
+    with uow:
+        if not uow.updates.record(source, update_id, now):
+            return False, None
+        row = uow.inbox.add(
+            InboundMessage(
+                channel=channel,
+                external_id=external_id,
+                text=storable_text(text),
+                status=InboundStatus.RECEIVED,
+                attempts=0,
+                received_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        journal_id = row.id
+        uow.commit()
+    return True, journal_id
+
+
+def release_received(uow: SqlUnitOfWork, message_id: int) -> bool:
+    """Forget a journalled message that was answered at once (only while still ``received``); return whether it was."""
+    with uow:
+        row = uow.inbox.get(message_id)
+        if row is None or row.status != InboundStatus.RECEIVED:
+            return False
+        uow.session.delete(row)
+        uow.commit()
+    return True
+
+
+def defer_received(uow: SqlUnitOfWork, clock: Clock, message_id: int, error: str | None = None) -> bool:
+    """Keep a journalled message for later: ``received`` → ``pending``; return whether it was still received."""
+    now = clock.now()
+    with uow:
+        row = uow.inbox.get(message_id)
+        if row is None or row.status != InboundStatus.RECEIVED:
+            return False
+        row.status = InboundStatus.PENDING
+        row.updated_at = now
+        if error:
+            row.last_error = error[:ERROR_MAX_LENGTH]
+        uow.commit()
+    log.info("inbound message %s kept for later", message_id)
+    return True
+
+
+def requeue_received(uow: SqlUnitOfWork, clock: Clock) -> int:
+    """Keep for later every message a stopped gateway was still answering; return how many (call at start-up)."""
+    with uow:
+        count = uow.inbox.requeue_received(clock.now())
+        uow.commit()
+    if count:
+        log.warning("%d message(s) the previous gateway was answering are kept for a late answer", count)
+    return count
+
+
 def _pending(row: InboundMessage) -> PendingMessage:
     return PendingMessage(
         id=row.id,
@@ -78,7 +168,7 @@ def keep_inbound(uow: SqlUnitOfWork, clock: Clock, channel: str, external_id: st
             InboundMessage(
                 channel=channel,
                 external_id=external_id,
-                text=text[:TEXT_MAX_LENGTH],
+                text=storable_text(text),
                 status=InboundStatus.PENDING,
                 attempts=0,
                 received_at=now,

@@ -172,7 +172,9 @@ async def test_prod_profile_spreads_guests_over_two_replicas_and_survives_killin
         print(f"\nprod stack ready in {time.monotonic() - started:.0f} s")
         assert list(children()) == CHILDREN
         print("RSS after start: " + ", ".join(f"{n} {_rss_mb(c['pid'])} MB" for n, c in children().items()))
-        assert json.loads(state_path.read_text())["state"] == "running"
+        # The supervisor probes every second, so it may note "running" a moment after /health turns green.
+        await _until(lambda: json.loads(state_path.read_text())["state"] == "running", 10,
+                     "the supervisor to record the running state", logs)
         replica_1, replica_2 = settings.local_rasa_urls
 
         async with RasaClient(settings.rasa_client_urls, settings.rasa_token, timeout_s=90) as client:

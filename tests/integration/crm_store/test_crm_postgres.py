@@ -118,3 +118,22 @@ def test_identify_and_record_preference_postgres_concurrent_callers_stay_consist
             )
         ).scalar_one()
     assert (guests, active) == (1, 1)
+
+
+def test_guest_text_with_nul_and_lone_surrogate_is_journalled_on_postgres(engine: Engine) -> None:
+    """PostgreSQL refuses NUL in text; a guest message carrying one (or a lone surrogate) is still kept."""
+    from crm_store.model import InboundMessage
+    from crm_store.services.messaging import admit_update, keep_inbound
+
+    clock = FixedClock(datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc))
+    uow = SqlUnitOfWork(make_session_factory(engine))
+    fresh, journal_id = admit_update(uow, clock, "telegram-nul-test", 990001, channel="telegram",
+                                     external_id="990001", text="the tap\x00 drips \ud83d")
+    assert fresh and journal_id is not None
+    kept = keep_inbound(uow, clock, "telegram", "990002", "no hot water\x00")
+    with engine.connect() as connection:
+        texts = dict(connection.execute(
+            select(InboundMessage.id, InboundMessage.text).where(InboundMessage.id.in_([journal_id, kept.id]))
+        ).all())
+    assert texts[journal_id] == "the tap drips ?"
+    assert texts[kept.id] == "no hot water"

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from telegram.ext import ApplicationHandlerStop
 
 from bot.telegram import texts as t
-from bot.telegram.gateway import non_text_response, parse_typed_link, sender_id_of
+from bot.telegram.gateway import EMPTY_ANSWER_RETRIES, non_text_response, parse_typed_link, sender_id_of
 from crm_store.model import ComplaintAttachment, ConsentRecord, Guest, InboundMessage, InboundStatus, Stay, StayStatus
 from crm_store.policy import SlaPolicy
 from crm_store.services.complaints import open_complaint
@@ -71,10 +71,29 @@ async def test_on_text_sends_to_rasa_and_renders_replies(gateway, updates, rasa,
     assert sender.sent[1][1].keyboard[0][0].data == "/help"
 
 
-async def test_on_text_empty_rasa_reply_guest_not_left_in_silence(gateway, updates, rasa, sender, texts) -> None:
+async def test_on_text_empty_rasa_reply_kept_retried_then_guest_not_left_in_silence(
+    gateway, updates, rasa, sender, texts
+) -> None:
+    # Rasa's REST channel answers 200 with nothing when it failed inside (e.g. its tracker store down):
+    # the message is kept and asked again; only an answer that stays empty gets the apology.
     rasa.replies["hm"] = []
     await gateway.on_text(updates.text("hm"), context())
-    assert sender.texts() == [texts.text(t.NO_ANSWER)]
+    assert sender.texts() == [texts.text(t.RECEIVED_LATER)]
+    for _ in range(EMPTY_ANSWER_RETRIES - 1):
+        assert await gateway.drain_pending() == 0
+    assert await gateway.drain_pending() == 1
+    assert sender.texts()[1:] == [texts.text(t.LATE_ANSWER, guest_text="hm"), texts.text(t.NO_ANSWER)]
+    assert [text for _, text in rasa.received] == ["hm"] * (EMPTY_ANSWER_RETRIES + 1)
+
+
+async def test_on_text_empty_rasa_reply_once_answered_late_when_rasa_recovers(
+    gateway, updates, rasa, sender, texts
+) -> None:
+    rasa.replies["hm"] = []
+    await gateway.on_text(updates.text("hm"), context())
+    rasa.replies["hm"] = [{"text": "Here you are."}]
+    assert await gateway.drain_pending() == 1
+    assert sender.texts() == [texts.text(t.RECEIVED_LATER), texts.text(t.LATE_ANSWER, guest_text="hm"), "Here you are."]
 
 
 async def test_on_text_empty_reply_action_server_down_kept_for_later(gateway, updates, rasa, sender, texts, session_factory) -> None:

@@ -1,0 +1,1 @@
+"""Helpers of `make chaos` (scripts/chaos.py): private databases, the stack, simulated guests and staff, checks."""
