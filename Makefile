@@ -14,7 +14,7 @@ export RASA_TELEMETRY_ENABLED := false
 # What the trained model depends on: retrain only when one of these changed.
 MODEL_INPUTS := config.yml $(shell find domain data hotel_nlu -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null | sort)
 
-.PHONY: help install migrate train run chat test test-unit test-e2e validate test-stories test-nlu eval clean bench-gateway bench-scheduler chaos
+.PHONY: help install migrate train run chat test test-unit test-e2e validate test-stories test-nlu eval clean bench bench-gateway bench-scheduler chaos
 
 help:
 	@echo "make run     start the assistant (installs, migrates and trains when needed)"
@@ -69,6 +69,11 @@ test: install train validate
 
 clean:
 	rm -rf models/*.tar.gz $(MODEL_STAMP) var/results
+
+# Full benchmark (about 20 min): guests on Telegram and REST at 1/20/50, bare Rasa comparison, scheduler, outbound;
+# writes docs/benchmarks.md. PROFILE=prod is passed to `python -m bot run`. Smoke run: scripts/bench.py --quick
+bench: train
+	PYTHONWARNINGS=ignore $(if $(PROFILE),PROFILE=$(PROFILE) ,)$(PY) scripts/bench.py
 
 bench-gateway: train
 	PYTHONWARNINGS=ignore $(PY) scripts/bench_gateway.py

@@ -1,0 +1,1 @@
+"""Building blocks of `make bench` (scripts/bench.py): statistics, RSS sampling, the recording Bot API, guests."""
