@@ -117,3 +117,39 @@ async def test_per_chat_update_processor_serialises_one_chat_runs_chats_concurre
     )
     assert log.index("<a1") < log.index("a2>")  # same chat: in order, one at a time
     assert log.index("<b1") < log.index("<a1")  # other chat: not held up
+
+
+def _most_in_window(stamps: list[float], window_s: float) -> int:
+    stamps = sorted(stamps)
+    best, lo = 0, 0
+    for hi, t in enumerate(stamps):
+        while t - stamps[lo] > window_s:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+async def test_default_limits_hold_in_every_sliding_window_after_a_quiet_moment() -> None:
+    """A burst after a pause must not pass a full bucket on top of the steady rate (Telegram: 30/s, 20/min/group)."""
+    limiter = PerChatRateLimiter()
+    overall: list[float] = []
+    group: list[float] = []
+
+    async def call(stamps: list[float]) -> bool:
+        stamps.append(time.monotonic())
+        return True
+
+    # 70 private chats at once: the overall limit is the only one that applies.
+    await asyncio.gather(*(
+        limiter.process_request(call, (overall,), {}, "sendMessage", {"chat_id": 1000 + i}, None) for i in range(70)
+    ))
+    assert _most_in_window(overall, 1.0) <= 30
+    assert overall[-1] - overall[0] < 3.5  # still about 25 messages/s sustained
+    # The group bucket: 5 at once, then one every 4 s.
+    started = time.monotonic()
+    await asyncio.gather(*(
+        limiter.process_request(call, (group,), {}, "sendMessage", {"chat_id": -100123}, None) for i in range(6)
+    ))
+    assert len(group) == 6
+    assert group[4] - started < 0.5
+    assert group[5] - started >= 3.5
