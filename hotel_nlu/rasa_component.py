@@ -35,11 +35,14 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from hotel_nlu import lexicon
+from hotel_nlu import lexicon, rasa_patches
 from hotel_nlu.pipeline import CategoryClassifier, build_rules_nlp, extract_entities, severity
 from hotel_nlu.vocabulary import Vocabulary, WordCorrector
 
 logger = logging.getLogger(__name__)
+
+# Rasa imports this module when it loads the model: install our fixes to Rasa internals (hotel_nlu/rasa_patches.py).
+rasa_patches.install()
 
 
 def lexicon_words() -> list[str]:
