@@ -42,9 +42,8 @@ def start_scheduler(url: str, rasa_url: str, work: Path, name: str) -> Proc:
 def test_standby_takes_over_within_seconds_of_sigkill_and_dispatches_exactly_once(pg: PgDatabases, tmp_path: Path):
     url = pg.create("standby")
     migrate(url)
-    ask_refs, ack_refs = seed_cases(url, asks=500, acks=500)
     census = Census(url)
-    with FakeRasa(delay_s=0.01) as rasa:
+    with FakeRasa(delay_s=0.02) as rasa:
         active = start_scheduler(url, rasa.url, tmp_path, "s1")
         standby: Proc | None = None
         logs = lambda: active.log() + (standby.log() if standby else "")  # noqa: E731
@@ -52,6 +51,8 @@ def test_standby_takes_over_within_seconds_of_sigkill_and_dispatches_exactly_onc
             wait_for(lambda: ACTIVE in active.log(), 60, "the first scheduler to lead", logs)
             standby = start_scheduler(url, rasa.url, tmp_path, "s2")
             wait_for(lambda: "standing by" in standby.log(), 60, "the second scheduler to stand by", logs)
+            # Seed only now: on a busy machine the active one could finish everything while the stand-by starts.
+            ask_refs, ack_refs = seed_cases(url, asks=500, acks=500)
             wait_for(lambda: census.progress() >= 100, 60, "dispatching to start", logs)
             active.kill()
             killed_at = time.monotonic()
