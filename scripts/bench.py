@@ -46,7 +46,13 @@ from scripts.benchlib.profile import (  # noqa: E402
     rest_stages,
     telegram_stages,
 )
-from scripts.benchlib.rasaprof import RasaProfile, profiler_off, profiler_on, start_profiled_rasa, summarise  # noqa: E402
+from scripts.benchlib.rasaprof import (  # noqa: E402
+    RasaProfile,
+    profiler_off,
+    profiler_on,
+    start_profiled_rasa,
+    summarise,
+)
 from scripts.benchlib.report import console, markdown  # noqa: E402
 from scripts.benchlib.results import Level, Run  # noqa: E402
 from scripts.benchlib.rss import RssSampler  # noqa: E402
@@ -211,7 +217,8 @@ async def phase_conversations(run: Run, cfg: dict, work: Path, bare_dir: Path | 
         for index, level in enumerate(run.levels):
             target = cfg["turns"][level]
             profiled = index < PROFILED_LEVELS
-            with Phase(run, f"ours: Telegram, {level} guests"), CpuPerMessage(run, f"ours telegram {level}", sampler) as cpu:
+            with Phase(run, f"ours: Telegram, {level} guests"), \
+                    CpuPerMessage(run, f"ours telegram {level}", sampler) as cpu:
                 tg = TelegramGuests(api, lambda lv=level: lv, expected, fallback, first_chat=(index + 1) * 1_000_000)
                 result = cpu.result = await run_level("telegram", level, target, tg.play, Think(rng=_rng(level)), 0)
                 run.ours["telegram"][level] = Level.of(result)
@@ -230,7 +237,8 @@ async def phase_conversations(run: Run, cfg: dict, work: Path, bare_dir: Path | 
                 trackers = await fetch_trackers(stack.rasa_url, sorted({r.sender for r in result.turns}), stack.token)
                 run.stages[f"ours rest {level}"] = rest_stages(result.turns, trackers, custom)
             if bare is not None:
-                with Phase(run, f"bare: REST, {level} guests"), CpuPerMessage(run, f"bare rest {level}", bare_sampler) as cpu:
+                with Phase(run, f"bare: REST, {level} guests"), \
+                        CpuPerMessage(run, f"bare rest {level}", bare_sampler) as cpu:
                     result = cpu.result = await rest_level([bare_url], "bare", level, target, f"bare-{level}-", None,
                                                            run)
                     run.bare[level] = Level.of(result)
@@ -403,7 +411,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short smoke run (1 and 5 guests); prints only")
     parser.add_argument("--levels", default="", help="comma-separated concurrency levels (default 1,20,50)")
     parser.add_argument("--profile", default="", help="embedded or prod (default: $PROFILE, else embedded)")
-    parser.add_argument("--output", default="", help="Markdown report path (default docs/benchmarks.md; none with --quick)")
+    parser.add_argument("--output", default="",
+                        help="Markdown report path (default docs/benchmarks.md; none with --quick)")
     parser.add_argument("--bare-dir", default="", help="reuse a `rasa init` bot already generated there")
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--skip-outbound", action="store_true")

@@ -158,14 +158,11 @@ class RestGuests:
         self.level_of = level_of
         self.prefix = prefix
         self.expected = expected
-        self.session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=timeout_s), connector=aiohttp.TCPConnector(limit=0)
-        )
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.empty_replies = 0
 
     async def close(self) -> None:
-        """Close the HTTP session."""
-        await self.session.close()
+        """Nothing to close: every guest has its own HTTP session for the length of its conversation."""
 
     def sender(self, guest_no: int) -> str:
         """Return the sender id of guest ``guest_no``."""
@@ -182,14 +179,19 @@ class RestGuests:
         bases = {u.rsplit("/webhooks/", 1)[0]: u for u in self.urls}
         return bases[rendezvous_order(list(bases), sender)[0]]
 
-    async def post(self, sender: str, text: str) -> tuple[int, list[dict[str, Any]]]:
+    async def post(self, session: aiohttp.ClientSession, sender: str, text: str) -> tuple[int, list[dict[str, Any]]]:
         """Post one message; return (HTTP status, replies)."""
-        async with self.session.post(self.url_for(sender), json={"sender": sender, "message": text}) as resp:
+        async with session.post(self.url_for(sender), json={"sender": sender, "message": text}) as resp:
             body = await resp.json(content_type=None) if resp.status == 200 else []
             return resp.status, body if isinstance(body, list) else []
 
     async def play(self, guest_no: int, script: list[Turn], results: list[TurnResult], think: Think) -> None:
-        """Play one conversation."""
+        """Play one conversation on the guest's own HTTP connection (a guest is an independent client)."""
+        async with aiohttp.ClientSession(timeout=self.timeout) as session:
+            await self._play(session, guest_no, script, results, think)
+
+    async def _play(self, session: aiohttp.ClientSession, guest_no: int, script: list[Turn],
+                    results: list[TurnResult], think: Think) -> None:
         sender = self.sender(guest_no)
         script_no = SCRIPTS.index(script)
         last: list[dict[str, Any]] = []
@@ -200,7 +202,7 @@ class RestGuests:
             wall, started = time.time(), time.monotonic()
             result = TurnResult(self.channel, self.level_of(), sender, index, wall, None, button=turn.button)
             try:
-                status, replies = await self.post(sender, text)
+                status, replies = await self.post(session, sender, text)
             except asyncio.TimeoutError:
                 result.error = "timeout: no answer in time"
                 results.append(result)

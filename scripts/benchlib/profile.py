@@ -81,7 +81,10 @@ class StageTimes:
         return [(name, 1000 * statistics.median(v), len(v)) for name, v in ranked[:n]]
 
 
-def _turn_events(events: list[dict[str, Any]]) -> list[tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]]:
+Event = dict[str, Any]
+
+
+def _turn_events(events: list[Event]) -> list[tuple[list[Event], Event, list[Event]]]:
     """Split events into (events before the user message, the user event, action events after it) per turn."""
     turns = []
     before: list[dict[str, Any]] = []

@@ -84,7 +84,8 @@ def summarise(path: Path, messages: int) -> RasaProfile:
     stats = pstats.Stats(str(path))
     totals: dict[str, float] = {}
     steps: dict[str, float] = {}
-    for (filename, _line, function), (_cc, _nc, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+    entries = stats.stats.items()  # type: ignore[attr-defined]
+    for (filename, _line, function), (_cc, _nc, tottime, cumtime, _callers) in entries:
         name = bucket_of(filename, function)
         totals[name] = totals.get(name, 0.0) + tottime
         for label, suffix, func in STEPS:

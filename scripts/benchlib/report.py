@@ -90,7 +90,8 @@ def console(run: Run) -> list[str]:
     out = ["", "== start to ready"]
     out += [f"  {name}: {seconds:.1f} s" for name, seconds in run.ready.items()]
     out += ["", "== conversations (latency ms; throughput = answered guest messages/s)",
-            f"  {'channel':<48} {'guests':>6} {'turns':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'max':>6} {'msg/s':>6}  errors"]
+            f"  {'channel':<48} {'guests':>6} {'turns':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'max':>6} "
+            f"{'msg/s':>6}  errors"]
     for row in level_rows(run):
         out.append(f"  {row[0][:48]:<48} {row[1]:>6} {row[2]:>6} {row[3]:>6} {row[4]:>6} {row[5]:>6} {row[6]:>6} "
                    f"{row[7]:>6}  {row[8]}")
@@ -105,7 +106,8 @@ def console(run: Run) -> list[str]:
                           if not math.isnan(value) and value >= 0.5)
         out.append(f"  profile {key}: {parts}")
     if run.parse_ms:
-        out.append("  NLU alone (/model/parse, median): " + ", ".join(f"{k} {v:.0f} ms" for k, v in run.parse_ms.items()))
+        out.append("  NLU alone (/model/parse, median): "
+                   + ", ".join(f"{k} {v:.0f} ms" for k, v in run.parse_ms.items()))
     if run.action_ms:
         out.append("  action server alone (POST /webhook, median): "
                    + ", ".join(f"{_action_label(k)} {v:.0f} ms" for k, v in run.action_ms.items()))
@@ -121,7 +123,8 @@ def console(run: Run) -> list[str]:
         out += [f"  {v:6d}  {k}" for k, v in sorted(run.log_findings.items(), key=lambda kv: -kv[1])]
     out += ["", "== peak RSS (MB)"]
     out += [f"  ours {name}: {mb:.0f}" for name, mb in run.rss_ours.items()]
-    out.append(f"  ours total (sum of peaks): {run.rss_total():.0f}; simultaneous peak {num(run.rss_ours_simultaneous, 0)}")
+    out.append(f"  ours total (sum of peaks): {run.rss_total():.0f}; "
+               f"simultaneous peak {num(run.rss_ours_simultaneous, 0)}")
     out += [f"  bare {name}: {mb:.0f}" for name, mb in run.rss_bare.items()]
     out += ["", "== scheduler"]
     for s in run.scheduler:
@@ -182,7 +185,8 @@ def markdown(run: Run) -> str:
         "Every simulated guest is a new chat and plays a whole conversation: greeting, name, preferences, "
         "\"what do you know about me\", a complaint and the room number, the survey (scores pressed as buttons on "
         "Telegram, sent as the button payload over REST) and a comment; a promoter and a detractor script "
-        "alternate (13 messages each). Think time between a reply and the next message is uniform in 0.3–1.0 s (a quick typist; short, so that each level gets a few hundred messages in a few minutes). "
+        "alternate (13 messages each). Think time between a reply and the next message is uniform in 0.3–1.0 s "
+        "(a quick typist; short, so that each level gets a few hundred messages in a few minutes). "
         "Latency is from the message being available (the update queued at the Bot API stand-in, or the REST "
         "request sent) to the first reply message reaching the stand-in (Telegram) or the HTTP answer (REST). "
         "Throughput is answered guest messages per second over the whole level. Errors are timeouts (60 s), "
@@ -195,7 +199,7 @@ def markdown(run: Run) -> str:
     tg_all = [(n, lvl.p95_all) for n, lvl in run.ours["telegram"].items() if not math.isnan(lvl.p95_all)]
     if tg_all:
         lines += ["", "Telegram p95 to the *last* message of a multi-message answer: "
-                  + ", ".join(f"{n} guests {ms(v)} ms" for n, v in tg_all) + "."]
+                  + ", ".join(f"{guests(n)} {ms(v)} ms" for n, v in tg_all) + "."]
     if run.bare_empty_replies:
         lines += ["", f"The bare bot answered {run.bare_empty_replies} messages with no text (its sample model "
                   "predicted only `action_listen`); they still count as answered requests."]
@@ -226,7 +230,8 @@ def markdown(run: Run) -> str:
                 value = dict((n, (v, s)) for n, v, s in run.stages[key].table(STAGES))[stage]
                 row.append(f"{value[0]:.0f} ({value[1]:.0%})" if not math.isnan(value[0]) else "–")
             rows.append(row)
-        rows.append(["**total (mean)**"] + [f"**{sum(v for _, v, _ in run.stages[k].table(STAGES)):.0f}**" for k in keys])
+        rows.append(["**total (mean)**"]
+                    + [f"**{sum(v for _, v, _ in run.stages[k].table(STAGES)):.0f}**" for k in keys])
         lines += table(header, rows)
     if run.cpu_ms:
         names = sorted({n for per in run.cpu_ms.values() for n in per if n != "supervisor"}, key=_process_order)
@@ -273,7 +278,8 @@ def markdown(run: Run) -> str:
     if top_key:
         lines += ["", f"Costliest dialogue steps ({top_key}; a step is the policy prediction plus the action):", ""]
         lines += table(["action", "median ms", "count"],
-                       [[f"`{name}`", f"{median:.0f}", str(count)] for name, median, count in run.stages[top_key].top_actions()])
+                       [[f"`{name}`", f"{median:.0f}", str(count)]
+                        for name, median, count in run.stages[top_key].top_actions()])
     lines += ["", "## Memory (peak RSS)", "",
               "Sampled from `/proc` every second; a process's peak is the larger of the samples and the kernel's "
               "high-water mark (`VmHWM`).", ""]
@@ -316,7 +322,8 @@ def markdown(run: Run) -> str:
               "Cores busy on average during each phase, in total and outside this benchmark's own processes "
               "(other agents' work on the shared machine), and the 1-minute load average when the phase began.", ""]
     lines += table(["phase", "seconds", "cores busy", "cores busy (others)", "load at start"],
-                   [[name, f"{sec:.0f}", num(total, 2), num(others, 2), load] for name, sec, total, others, load in run.phases])
+                   [[name, f"{sec:.0f}", num(total, 2), num(others, 2), load]
+                    for name, sec, total, others, load in run.phases])
     lines += ["", "## Interpretation", ""]
     lines += [f"- {line}" for line in interpretation(run)]
     lines += ["", "## How to run", "",
@@ -332,6 +339,11 @@ def _process_order(name: str) -> tuple[int, str]:
     order = ["rasa", "actions", "bot", "scheduler"]
     base = name.split("#")[0]
     return (order.index(base) if base in order else len(order), name)
+
+
+def guests(n: int) -> str:
+    """Return "1 guest" or "n guests"."""
+    return f"{n} guest" if n == 1 else f"{n} guests"
 
 
 def _extra(ms_value: float) -> str:
@@ -374,7 +386,7 @@ def interpretation(run: Run) -> list[str]:
     p95s = run.p95_ratios()
     if p95s:
         worst = max(p95s, key=lambda n: p95s[n])
-        out.append(f"Our REST p95 is {num(p95s[worst])}× the bare bot's at {worst} guests (worst level); the goal "
+        out.append(f"Our REST p95 is {num(p95s[worst])}× the bare bot's at {guests(worst)} (worst level); the goal "
                    f"of ≤ {P95_RATIO_GOAL} is {'met' if p95s[worst] <= P95_RATIO_GOAL else 'not met'}.")
     for key, stages in run.stages.items():
         if not key.startswith("ours rest"):
@@ -382,7 +394,7 @@ def interpretation(run: Run) -> list[str]:
         rows = [r for r in stages.table(STAGES) if not math.isnan(r[1])]
         if rows:
             name, value, share = max(rows, key=lambda r: r[1])
-            out.append(f"At {key.split()[-1]} guest(s) the largest share of our time is *{name}* "
+            out.append(f"With {guests(int(key.split()[-1]))} the largest share of our time is *{name}* "
                        f"({value:.0f} ms per message, {share:.0%}).")
     if "ours" in run.parse_ms and "bare" in run.parse_ms:
         out.append(f"NLU alone costs {run.parse_ms['ours']:.0f} ms per message for our pipeline against "
@@ -393,11 +405,13 @@ def interpretation(run: Run) -> list[str]:
     if tg_key and rest_key in run.stages:
         tg_stages = {n: v for n, v, _ in run.stages[tg_key].table(TG_STAGES)}
         rest_stages = {n: v for n, v, _ in run.stages[rest_key].table(STAGES)}
-        inbound = tg_stages["update handed to gateway"] + tg_stages["gateway + receive+NLU"] - rest_stages["receive+NLU"]
+        inbound = (tg_stages["update handed to gateway"] + tg_stages["gateway + receive+NLU"]
+                   - rest_stages["receive+NLU"])
         outbound = tg_stages["save + gateway send"] - rest_stages["save+reply"]
         level = tg_key.split()[-1]
-        out.append(f"At {level} guest(s), against the REST path, the Telegram gateway adds {_extra(inbound)} before "
-                   "Rasa (long poll, update dedupe and kept-message check in the CRM database, HTTP to Rasa) and "
+        out.append(f"With {guests(int(level))}, against the REST path, the Telegram gateway adds "
+                   f"{_extra(inbound)} before Rasa (long poll, update dedupe and kept-message check in the CRM "
+                   "database, HTTP to Rasa) and "
                    f"{_extra(outbound)} after it (rendering, the rate limiters, `sendMessage`) per message.")
         stages = run.stages[tg_key]
         if stages.after_button and stages.after_text:
@@ -411,6 +425,21 @@ def interpretation(run: Run) -> list[str]:
             else:
                 out.append(f"After Rasa answers, the gateway delivers the first reply in {button:.0f} ms after a "
                            f"button press and {text:.0f} ms after typed text (no limiter wait to speak of).")
+    if top is not None:
+        levels = [("our REST", run.ours["rest"].get(top)), ("the bare bot", run.bare.get(top)),
+                  ("our Telegram path", run.ours["telegram"].get(top))]
+        starved = [(name, lvl) for name, lvl in levels if lvl is not None and lvl.slowest_first_share >= 0.5]
+        if starved:
+            names = " and ".join(name for name, _ in starved)
+            out.append(f"At {top} guests the slowest 1 % of the messages of {names} are mostly guests' *first* "
+                       "messages, sent while the server was already saturated by the guests who arrived before "
+                       "them; without first messages the p99 is "
+                       + ", ".join(f"{ms(lvl.p99_later)} ms ({name})" for name, lvl in starved)
+                       + ". Rasa's HTTP server (Sanic on uvloop) takes on new connections only between passes of "
+                       "its event loop, and a saturated pass lasts a second or more, so a connection opened during "
+                       "the ramp-up waits (checked while writing this benchmark: with a new connection for every "
+                       "request the wait disappears). The gateway's pooled connections to Rasa meet the same wait "
+                       "whenever the pool has to grow.")
     thr = run.throughput_ratios()
     if thr and top in run.bare and top in run.ours["rest"]:
         ours, bare = run.ours["rest"][top].summary, run.bare[top].summary
@@ -453,14 +482,23 @@ def interpretation(run: Run) -> list[str]:
         schema = next((v for k, v in steps.items() if "jsonschema" in k), 0.0)
         nlu = next((v for k, v in steps.items() if k.startswith("NLU")), 0.0)
         policies = next((v for k, v in steps.items() if k.startswith("policy")), 0.0)
-        out.append(f"Inside Rasa, validating each action server's answer against Rasa's event schema "
-                   f"(`jsonschema.validate` in `RemoteAction`) takes {schema / prof.busy_s:.0%} of the busy time, "
-                   f"against {nlu / prof.busy_s:.0%} for NLU and {policies / prof.busy_s:.0%} for the policies"
-                   + (": it is the largest single cost, and the bare bot, which calls no action server, never pays it."
-                      if schema >= max(nlu, policies) else "."))
+        if schema / prof.busy_s >= 0.10:
+            out.append(f"Inside Rasa, validating each action server's answer against Rasa's event schema "
+                       f"(`jsonschema.validate` in `RemoteAction`) takes {schema / prof.busy_s:.0%} of the busy time, "
+                       f"against {nlu / prof.busy_s:.0%} for NLU and {policies / prof.busy_s:.0%} for the policies"
+                       + (": it is the largest single cost, and the bare bot, which calls no action server, never "
+                          "pays it." if schema >= max(nlu, policies) else "."))
+        else:
+            top_step = max(((k, v) for k, v in steps.items() if not k.startswith("whole")), key=lambda kv: kv[1],
+                           default=None)
+            if top_step is not None:
+                out.append(f"Inside Rasa, the largest step is *{top_step[0]}* ({top_step[1] / prof.busy_s:.0%} of "
+                           f"the busy time); NLU takes {nlu / prof.busy_s:.0%}, and validating action-server answers "
+                           f"no longer shows ({schema / prof.busy_s:.0%}).")
     errors = {k: v for k, v in run.log_findings.items() if "template" not in k}
     if errors:
-        out.append("Errors in the logs: " + "; ".join(f"{k} ({v})" for k, v in sorted(errors.items(), key=lambda kv: -kv[1]))
+        out.append("Errors in the logs: "
+                   + "; ".join(f"{k} ({v})" for k, v in sorted(errors.items(), key=lambda kv: -kv[1]))
                    + " (lines over the whole conversation phase; see the table under the conversations).")
     busy = [others for _, _, _, others, _ in run.phases if not math.isnan(others)]
     if busy and max(busy) >= 0.3:

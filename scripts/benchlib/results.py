@@ -23,14 +23,21 @@ class Level:
     summary: LatencySummary
     error_kinds: dict[str, int]
     p95_all: float = math.nan  # Telegram: to the last message of the answer
+    p99_later: float = math.nan  # p99 without each guest's first message
+    slowest_first_share: float = math.nan  # share of the slowest 1 % that are guests' first messages
 
     @classmethod
     def of(cls, result: LevelResult) -> Level:
         """Summarise a level run."""
         kinds = Counter((t.error or "").split(":")[0] for t in result.errors)
-        p95_all = percentile([t.latency_all for t in result.turns if t.latency_all is not None and t.error is None], 95)
-        return cls(result.channel, result.level, LatencySummary.of(result.latencies, result.elapsed_s,
-                                                                   len(result.errors)), dict(kinds), p95_all)
+        answered = [t for t in result.turns if t.latency is not None and t.error is None]
+        p95_all = percentile([t.latency_all for t in answered if t.latency_all is not None], 95)
+        p99 = percentile([t.latency for t in answered], 99)  # type: ignore[misc]
+        slowest = [t for t in answered if t.latency >= p99]  # type: ignore[operator]
+        first_share = sum(1 for t in slowest if t.turn == 0) / len(slowest) if slowest else math.nan
+        return cls(result.channel, result.level,
+                   LatencySummary.of(result.latencies, result.elapsed_s, len(result.errors)), dict(kinds), p95_all,
+                   percentile([t.latency for t in answered if t.turn > 0], 99), first_share)  # type: ignore[misc]
 
 
 @dataclass

@@ -66,7 +66,8 @@ def test_summary_line_format_is_stable():
 
 def test_rss_sampler_sees_a_child_that_allocates_memory():
     # The child allocates ~60 MB, reports, and waits; the sampler must find it under this process.
-    code = "import sys, time; b = bytearray(60 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('ok', flush=True); time.sleep(30)"
+    code = ("import time; b = bytearray(60 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); "
+            "print('ok', flush=True); time.sleep(30)")
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "ok"
@@ -164,7 +165,8 @@ async def test_recording_bot_api_timestamps_sends_and_wakes_waiters():
                 async with session.post(f"{api.url}/bot{api.token}/sendMessage",
                                         data={"chat_id": "42", "text": text}) as resp:
                     assert resp.status == 200
-            async with session.post(f"{api.url}/bot{api.token}/sendMessage", data={"chat_id": "42", "text": ""}) as resp:
+            empty = {"chat_id": "42", "text": ""}
+            async with session.post(f"{api.url}/bot{api.token}/sendMessage", data=empty) as resp:
                 assert resp.status == 400
         assert await waiter is True
         assert [m["text"] for _, m in api.by_chat[42]] == ["one", "two"]
